@@ -1,0 +1,47 @@
+# The two commands: `make run` and `make test`. Everything else supports them.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# The host a printed curl should use: a wildcard bind is reached through loopback.
+CURL_HOST := $(if $(filter 0.0.0.0 ::,$(HOST)),127.0.0.1,$(HOST))
+# mypy's Django plugin imports the settings; a URL it never connects to keeps it from
+# starting the embedded server.
+MYPY_ENV := DATABASE_URL=postgres://mypy@127.0.0.1:9/mypy
+
+.PHONY: run test lint check-migrations ci clean-var
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.runtime: requirements.txt | $(VENV)/bin/python
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt $(VENV)/.runtime
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+run: $(VENV)/.runtime
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py demo_tenant --base-url http://$(CURL_HOST):$(PORT)
+	HOST=$(HOST) GATEWAY_PORT=$(PORT) exec $(VENV)/bin/honcho start --no-prefix -f Procfile
+
+test: $(VENV)/.dev
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(MYPY_ENV) $(VENV)/bin/mypy .
+
+check-migrations: $(VENV)/.dev
+	$(PY) manage.py makemigrations --check --dry-run
+
+ci: lint check-migrations test
+
+# Stops the embedded PostgreSQL and deletes all local data (var/).
+clean-var:
+	-$(PY) -c "from gateway import embedded_db; embedded_db.stop('var')"
+	rm -rf var

@@ -1,0 +1,48 @@
+"""Recording the audit trail. Call inside the transaction that makes the change."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.db import models
+
+from audit.models import ActorKind, AuditLog
+from gateway import context
+
+if TYPE_CHECKING:
+    from tenants.models import Tenant
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who caused a change: an API key, a staff user, the system (jobs) or a provider."""
+
+    kind: ActorKind
+    id: str = ""
+    label: str = ""
+
+
+SYSTEM = Actor(kind=ActorKind.SYSTEM, label="system")
+
+
+def record(
+    *,
+    actor: Actor,
+    action: str,
+    target: models.Model,
+    tenant: Tenant | None,
+    data: dict[str, Any] | None = None,
+) -> AuditLog:
+    return AuditLog.objects.create(
+        tenant=tenant,
+        actor_kind=actor.kind,
+        actor_id=actor.id,
+        actor_label=actor.label,
+        action=action,
+        target_type=target._meta.label_lower,
+        target_id=str(target.pk),
+        data=data or {},
+        request_id="" if context.request_id.get() == "-" else context.request_id.get(),
+        ip_address=context.client_ip.get(),
+    )

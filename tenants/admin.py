@@ -1,0 +1,120 @@
+"""Ops back-office for tenants and keys. Every change goes through tenants.services."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from audit.models import ActorKind
+from audit.services import Actor
+from tenants import services
+from tenants.models import ApiKey, Mode, Tenant
+
+
+def staff_actor(request: HttpRequest) -> Actor:
+    user = request.user
+    return Actor(kind=ActorKind.USER, id=str(user.pk), label=user.get_username())
+
+
+def _show_secret(request: HttpRequest, issued: services.IssuedKey) -> None:
+    # Shown once, in the flash message of this response, and never stored.
+    messages.warning(
+        request,
+        f"New {issued.api_key.mode} key for {issued.api_key.tenant}: {issued.secret} "
+        "(copy it now: it will not be shown again)",
+    )
+
+
+class ApiKeyInline(admin.TabularInline[ApiKey, Tenant]):
+    model = ApiKey
+    extra = 0
+    can_delete = False
+    fields = ["display", "mode", "name", "created_at", "last_used_at", "expires_at", "revoked_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # keys are issued by the actions, which show the secret once
+
+
+@admin.register(Tenant)
+class TenantAdmin(admin.ModelAdmin[Tenant]):
+    list_display = ["name", "slug", "is_active", "default_currency", "created_at"]
+    list_filter = ["is_active"]
+    search_fields = ["name", "slug", "id"]
+    fields = ["id", "name", "slug", "is_active", "default_currency", "created_at"]
+    readonly_fields = fields  # changes go through the actions, which leave audit rows
+    inlines = [ApiKeyInline]
+    actions = ["issue_test_key", "issue_live_key", "deactivate", "activate"]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # deactivate instead: payments and the audit trail point at tenants
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # `manage.py create_tenant` creates tenants with their keys and audit row
+
+    @admin.action(description="Deactivate (its keys stop working at once)")
+    def deactivate(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> None:
+        for tenant in queryset:
+            services.set_tenant_active(tenant=tenant, active=False, actor=staff_actor(request))
+
+    @admin.action(description="Activate")
+    def activate(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> None:
+        for tenant in queryset:
+            services.set_tenant_active(tenant=tenant, active=True, actor=staff_actor(request))
+
+    @admin.action(description="Issue a new test key")
+    def issue_test_key(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> None:
+        for tenant in queryset:
+            _show_secret(
+                request,
+                services.issue_api_key(
+                    tenant=tenant, mode=Mode.TEST, name="admin", actor=staff_actor(request)
+                ),
+            )
+
+    @admin.action(description="Issue a new live key")
+    def issue_live_key(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> None:
+        for tenant in queryset:
+            _show_secret(
+                request,
+                services.issue_api_key(
+                    tenant=tenant, mode=Mode.LIVE, name="admin", actor=staff_actor(request)
+                ),
+            )
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
+    list_display = ["display", "tenant", "mode", "name", "created_at", "last_used_at", "expires_at", "revoked_at"]
+    list_filter = ["mode"]
+    search_fields = ["prefix", "tenant__name", "tenant__slug", "name"]
+    list_select_related = ["tenant"]
+    fields = ["tenant", "mode", "name", "display", "created_at", "last_used_at", "expires_at", "revoked_at"]
+    readonly_fields = fields
+    actions = ["rotate", "revoke"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # revoke instead, so the audit trail keeps the key it refers to
+
+    @admin.action(description="Rotate (old key keeps working for the grace period)")
+    def rotate(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        grace = timedelta(hours=settings.API_KEY_ROTATION_GRACE_HOURS)
+        for api_key in queryset:
+            _show_secret(
+                request,
+                services.rotate_api_key(api_key=api_key, actor=staff_actor(request), grace=grace),
+            )
+
+    @admin.action(description="Revoke now")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        for api_key in queryset:
+            services.revoke_api_key(api_key=api_key, actor=staff_actor(request))
+        messages.success(request, f"Revoked {queryset.count()} key(s).")

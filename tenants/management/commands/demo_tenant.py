@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from audit.services import SYSTEM
+from gateway import errors
+from tenants import selectors, services
+from tenants.models import Mode, Tenant
+
+DEMO_NAME = "Demo merchant"
+
+
+class Command(BaseCommand):
+    help = (
+        "Development only: make sure a demo tenant exists and print a working test key and a "
+        "curl. The key is kept in var/demo_api_key (never in the database) so reruns reuse it."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--base-url", default="http://127.0.0.1:8000")
+
+    def handle(self, *args: Any, base_url: str, **options: Any) -> None:
+        if settings.PRODUCTION:
+            raise CommandError("demo_tenant is for development; use create_tenant in production.")
+        key_file = Path(settings.VAR_DIR) / "demo_api_key"
+        secret = self._working_key(key_file)
+        if secret is None:
+            tenant = Tenant.objects.filter(slug="demo-merchant").first()
+            if tenant is None:
+                secret = services.create_tenant(name=DEMO_NAME, actor=SYSTEM).keys[0].secret
+            else:
+                secret = services.issue_api_key(
+                    tenant=tenant, mode=Mode.TEST, name="demo", actor=SYSTEM
+                ).secret
+            key_file.touch(mode=0o600)
+            key_file.write_text(secret)
+        self.stdout.write(
+            f"\nDemo tenant test key: {secret}\n"
+            f"Try it:\n  curl -s -H 'Authorization: Bearer {secret}' {base_url}/api/v1/api-keys\n"
+            f"API docs: {base_url}/api/docs/   readiness: {base_url}/health/ready\n"
+        )
+
+    def _working_key(self, key_file: Path) -> str | None:
+        if not key_file.exists():
+            return None
+        secret = key_file.read_text().strip()
+        try:
+            api_key = selectors.get_api_key_for_secret(secret=secret)
+        except errors.GatewayError:
+            return None  # revoked, expired, or from a database that was reset
+        return secret if api_key.tenant.slug == "demo-merchant" else None
