@@ -222,7 +222,7 @@ def as_gateway_error(exc: Exception) -> GatewayError | None:
     if isinstance(exc, drf.ValidationError):
         return ValidationFailed(errors=field_errors(exc.detail))
     if isinstance(exc, drf.Throttled):
-        wait = max(1, int(exc.wait or 1))
+        wait = max(1, int(getattr(exc, "wait", None) or 1))
         return RateLimited(
             f"Rate limit exceeded; retry in {wait} s.", headers={"Retry-After": str(wait)}
         )
@@ -249,7 +249,11 @@ def exception_handler(exc: Exception, drf_context: dict[str, Any]) -> HttpRespon
     """DRF's EXCEPTION_HANDLER: every error raised in an API view ends here."""
     error = as_gateway_error(exc)
     if error is None:
-        logger.exception("unhandled error in API view", extra={"view": str(drf_context.get("view"))})
+        logger.error(
+            "unhandled error in API view",
+            exc_info=exc,
+            extra={"view": type(drf_context.get("view")).__name__},
+        )
         error = GatewayError()
     return problem_response(error)
 

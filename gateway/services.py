@@ -30,7 +30,7 @@ def purge_expired_cache_entries(*, batch_size: int = 1000) -> int:
                 " ORDER BY expires LIMIT %s FOR UPDATE SKIP LOCKED)",
                 [batch_size],
             )
-            deleted = cursor.rowcount
+            deleted: int = cursor.rowcount
         purged += deleted
         if deleted < batch_size:
             break

@@ -30,12 +30,22 @@ def _show_secret(request: HttpRequest, issued: services.IssuedKey) -> None:
     )
 
 
+_INLINE_KEY_FIELDS = (
+    "display",
+    "mode",
+    "name",
+    "created_at",
+    "last_used_at",
+    "expires_at",
+    "revoked_at",
+)
+
+
 class ApiKeyInline(admin.TabularInline[ApiKey, Tenant]):
     model = ApiKey
     extra = 0
     can_delete = False
-    fields = ["display", "mode", "name", "created_at", "last_used_at", "expires_at", "revoked_at"]
-    readonly_fields = fields
+    fields = readonly_fields = _INLINE_KEY_FIELDS
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # keys are issued by the actions, which show the secret once
@@ -46,8 +56,8 @@ class TenantAdmin(admin.ModelAdmin[Tenant]):
     list_display = ["name", "slug", "is_active", "default_currency", "created_at"]
     list_filter = ["is_active"]
     search_fields = ["name", "slug", "id"]
-    fields = ["id", "name", "slug", "is_active", "default_currency", "created_at"]
-    readonly_fields = fields  # changes go through the actions, which leave audit rows
+    # Read-only: changes go through the actions, which call services and leave audit rows.
+    fields = readonly_fields = ("id", "name", "slug", "is_active", "default_currency", "created_at")
     inlines = [ApiKeyInline]
     actions = ["issue_test_key", "issue_live_key", "deactivate", "activate"]
 
@@ -90,12 +100,29 @@ class TenantAdmin(admin.ModelAdmin[Tenant]):
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
-    list_display = ["display", "tenant", "mode", "name", "created_at", "last_used_at", "expires_at", "revoked_at"]
+    list_display = [
+        "display",
+        "tenant",
+        "mode",
+        "name",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "revoked_at",
+    ]
     list_filter = ["mode"]
     search_fields = ["prefix", "tenant__name", "tenant__slug", "name"]
     list_select_related = ["tenant"]
-    fields = ["tenant", "mode", "name", "display", "created_at", "last_used_at", "expires_at", "revoked_at"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "tenant",
+        "mode",
+        "name",
+        "display",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "revoked_at",
+    )
     actions = ["rotate", "revoke"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -27,8 +27,13 @@ class ParsedKey:
     secret_hash: str
 
 
-def generate(mode: Mode) -> str:
-    return f"sk_{mode}_" + "".join(secrets.choice(_ALPHABET) for _ in range(RANDOM_LENGTH))
+def generate(mode: Mode) -> tuple[str, ParsedKey]:
+    """A new secret key and its stored parts."""
+    random_part = "".join(secrets.choice(_ALPHABET) for _ in range(RANDOM_LENGTH))
+    key = f"sk_{mode}_{random_part}"
+    return key, ParsedKey(
+        mode=mode, prefix=random_part[:PREFIX_LENGTH], secret_hash=hash_secret(key)
+    )
 
 
 def hash_secret(key: str) -> str:

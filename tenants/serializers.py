@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
 from tenants.models import ApiKey, Tenant
@@ -39,7 +41,7 @@ class RegisterInputSerializer(serializers.Serializer[None]):
     name = serializers.CharField(min_length=1, max_length=120)
 
 
-class RegisterOutputSerializer(serializers.Serializer[None]):
+class RegisterOutputSerializer(serializers.Serializer[dict[str, Any]]):
     tenant = TenantSerializer()
     api_key = serializers.CharField(help_text="The test-mode secret key. Shown only once.")
 
