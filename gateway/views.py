@@ -22,6 +22,7 @@ def _describe(error_class: type[errors.GatewayError]) -> dict[str, Any]:
 
 
 class ErrorCatalogueView(APIView):
+    schema = None  # reference pages for problem types, not an API operation
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
     throttle_classes: list[Any] = []

@@ -11,6 +11,10 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):  # type: ignor
     target_class = "tenants.authentication.ApiKeyAuthentication"
     name = ["BearerApiKey", "HeaderApiKey"]
 
+    def get_security_requirement(self, auto_schema: Any) -> list[dict[str, list[Any]]]:
+        # Either header will do: two alternative requirements, not one that needs both.
+        return [{name: []} for name in self.name]
+
     def get_security_definition(self, auto_schema: Any) -> list[dict[str, Any]]:
         return [
             {

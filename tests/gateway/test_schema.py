@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.test import Client
+
+pytestmark = pytest.mark.django_db
+
+
+def test_schema_documents_the_api_key_security_schemes() -> None:
+    response = Client().get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+
+    schema = response.json()
+    schemes = schema["components"]["securitySchemes"]
+    assert schemes["BearerApiKey"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "sk_test_… or sk_live_…",
+        "description": schemes["BearerApiKey"]["description"],
+    }
+    assert schemes["HeaderApiKey"]["in"] == "header"
+    assert schemes["HeaderApiKey"]["name"] == "X-API-Key"
+    operation = schema["paths"]["/api/v1/api-keys"]["get"]
+    assert operation["security"] == [{"BearerApiKey": []}, {"HeaderApiKey": []}]
+    assert "/health" not in schema["paths"]
+
+
+def test_swagger_ui_renders_from_our_own_static_files() -> None:
+    page = Client().get("/api/docs/")
+
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "/api/schema/" in html
+    scripts = re.findall(r'src="([^"]+\.js)"', html)
+    assert scripts and all(src.startswith("/static/") for src in scripts)  # no CDN
+    for src in scripts:
+        asset = Client().get(src)
+        assert asset.status_code == 200, src
+        b"".join(asset.streaming_content if asset.streaming else [asset.content])

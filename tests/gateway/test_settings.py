@@ -1,0 +1,102 @@
+"""Production refuses to start on a missing or insecure setting; security headers are on."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.test import Client
+
+ROOT = Path(__file__).resolve().parents[2]
+GOOD_PRODUCTION_ENV = {
+    "DJANGO_ENV": "production",
+    "SECRET_KEY": "p" * 64,
+    "DATABASE_URL": "postgres://gateway@127.0.0.1:9/gateway",  # never connected to
+    "ALLOWED_HOSTS": "pay.example.zm",
+}
+
+
+def _start(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if k not in {*GOOD_PRODUCTION_ENV, "DEBUG"}}
+    return subprocess.run(
+        [sys.executable, "-c", "import django; django.setup(); print('started')"],
+        env={**clean, "DJANGO_SETTINGS_MODULE": "gateway.settings", **env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_production_starts_with_every_required_setting() -> None:
+    result = _start(GOOD_PRODUCTION_ENV)
+
+    assert result.returncode == 0, result.stderr
+    assert "started" in result.stdout
+
+
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "DATABASE_URL", "ALLOWED_HOSTS"])
+def test_production_refuses_to_start_when_setting_missing(missing: str) -> None:
+    env = {k: v for k, v in GOOD_PRODUCTION_ENV.items() if k != missing}
+
+    result = _start(env)
+
+    assert result.returncode != 0
+    assert f"{missing} must be set when DJANGO_ENV=production" in result.stderr
+
+
+def test_production_refuses_debug() -> None:
+    result = _start({**GOOD_PRODUCTION_ENV, "DEBUG": "true"})
+
+    assert result.returncode != 0
+    assert "DEBUG must be off" in result.stderr
+
+
+def test_production_refuses_a_short_secret() -> None:
+    result = _start({**GOOD_PRODUCTION_ENV, "SECRET_KEY": "changeme"})
+
+    assert result.returncode != 0
+    assert "SECRET_KEY must be at least 50 characters" in result.stderr
+
+
+def test_development_secret_is_generated_outside_the_repository(settings) -> None:
+    secret_file = Path(settings.VAR_DIR) / "secret_key"
+
+    assert settings.SECRET_KEY == secret_file.read_text().strip()
+    assert len(settings.SECRET_KEY) >= 50
+    assert secret_file.stat().st_mode & 0o077 == 0
+    tracked = subprocess.run(
+        ["git", "ls-files", "--error-unmatch", str(secret_file)], cwd=ROOT, capture_output=True
+    )
+    assert tracked.returncode != 0
+
+
+def test_security_headers_are_sent() -> None:
+    response = Client().get("/health", secure=True)
+
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["Referrer-Policy"] == "strict-origin-when-cross-origin"
+    assert response["Strict-Transport-Security"].startswith("max-age=31536000")
+
+
+@pytest.mark.django_db
+def test_cors_allows_only_configured_origins(settings) -> None:
+    settings.CORS_ALLOWED_ORIGINS = ["https://shop.example.zm"]
+
+    allowed = Client().options(
+        "/api/v1/api-keys",
+        HTTP_ORIGIN="https://shop.example.zm",
+        HTTP_ACCESS_CONTROL_REQUEST_METHOD="GET",
+    )
+    refused = Client().options(
+        "/api/v1/api-keys",
+        HTTP_ORIGIN="https://evil.example",
+        HTTP_ACCESS_CONTROL_REQUEST_METHOD="GET",
+    )
+
+    assert allowed["Access-Control-Allow-Origin"] == "https://shop.example.zm"
+    assert "Access-Control-Allow-Origin" not in refused
