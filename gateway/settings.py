@@ -124,6 +124,9 @@ if env.str("DATABASE_URL", default=""):
     _database: dict[str, Any] = env.db("DATABASE_URL")
 else:
     _database = env.db_url_config(embedded_db.database_url(VAR_DIR))
+# A Unix-socket URL (`?host=/dir`) lands in OPTIONS; HOST is where Django and tools look.
+if not _database.get("HOST") and "host" in _database.get("OPTIONS", {}):
+    _database["HOST"] = _database["OPTIONS"].pop("host")
 
 # The prometheus wrapper of Django's PostgreSQL backend adds query and connection metrics.
 _database["ENGINE"] = "django_prometheus.db.backends.postgresql"
@@ -275,6 +278,7 @@ LOGGING = {
     "handlers": {
         "stdout": {
             "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
             "formatter": LOG_FORMAT,
             "filters": ["request_id"],
         }

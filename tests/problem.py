@@ -12,7 +12,7 @@ def assert_problem(response: Any, status: int, code: str) -> dict[str, Any]:
     assert response.status_code == status, response.content
     assert response["Content-Type"] == "application/problem+json"
     body: dict[str, Any] = json.loads(response.content)
-    assert PROBLEM_FIELDS <= body.keys()
+    assert body.keys() >= PROBLEM_FIELDS
     assert body["status"] == status
     assert body["code"] == code
     assert body["type"] == f"/errors/{code}"

@@ -22,7 +22,7 @@ def test_audit_rows_carry_the_request_context(api, test_key) -> None:
 
 @pytest.mark.parametrize("change", ["update", "delete"])
 def test_audit_log_is_append_only_in_the_database(change: str) -> None:
-    tenant = TenantFactory()
+    tenant = TenantFactory.create()
     row = record(actor=SYSTEM, action="tenant.created", target=tenant, tenant=tenant)
 
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():

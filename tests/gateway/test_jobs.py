@@ -11,6 +11,7 @@ from django.core.cache import cache
 from django.db import connection, connections, transaction
 from django.utils import timezone
 from procrastinate.contrib.django import app
+from procrastinate.contrib.django.django_connector import DjangoConnector
 from procrastinate.contrib.django.models import ProcrastinateJob
 
 from gateway import jobs
@@ -49,7 +50,9 @@ def _close_connections_after(call_next, context, worker):
 
 def _run_worker() -> None:
     # The same connector `manage.py procrastinate worker` uses (its own psycopg pool).
-    worker_app = app.with_connector(app.connector.get_worker_connector())
+    connector = app.connector
+    assert isinstance(connector, DjangoConnector)
+    worker_app = app.with_connector(connector.get_worker_connector())
     worker_app.run_worker(
         queues=["maintenance"],
         wait=False,
@@ -66,7 +69,7 @@ def test_job_deferred_in_rolled_back_transaction_never_runs() -> None:
     _expire("stale")
 
     with pytest.raises(Rollback), transaction.atomic():
-        jobs.purge_expired_cache_entries.defer(timestamp=0)
+        jobs.purge_expired_cache_entries.defer(timestamp=0)  # type: ignore[call-arg]  # periodic
         raise Rollback
 
     assert not ProcrastinateJob.objects.filter(task_name=TASK).exists()
@@ -80,7 +83,7 @@ def test_job_deferred_in_committed_transaction_runs_and_purges_expired_entries()
     _expire("stale")
 
     with transaction.atomic():
-        job_id = jobs.purge_expired_cache_entries.defer(timestamp=0)
+        job_id = jobs.purge_expired_cache_entries.defer(timestamp=0)  # type: ignore[call-arg]  # periodic
 
     assert ProcrastinateJob.objects.get(id=job_id).status == "todo"
     _run_worker()

@@ -65,7 +65,7 @@ def test_production_refuses_a_short_secret() -> None:
 def test_development_secret_is_generated_outside_the_repository(settings) -> None:
     secret_file = Path(settings.VAR_DIR) / "secret_key"
 
-    assert settings.SECRET_KEY == secret_file.read_text().strip()
+    assert secret_file.read_text().strip() == settings.SECRET_KEY
     assert len(settings.SECRET_KEY) >= 50
     assert secret_file.stat().st_mode & 0o077 == 0
     tracked = subprocess.run(

@@ -24,7 +24,7 @@ def issue_key(
 ) -> services.IssuedKey:
     """A real key through the real service: factories cannot know a secret after hashing."""
     return services.issue_api_key(
-        tenant=tenant or TenantFactory(),
+        tenant=tenant or TenantFactory.create(),
         mode=mode,
         name="test",
         actor=SYSTEM,

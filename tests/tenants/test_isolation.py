@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_list_shows_only_own_tenant_and_mode(client_for) -> None:
-    tenant_a, tenant_b = TenantFactory(), TenantFactory()
+    tenant_a, tenant_b = TenantFactory.create(), TenantFactory.create()
     a_test = issue_key(tenant_a, Mode.TEST)
     issue_key(tenant_a, Mode.LIVE)
     issue_key(tenant_b, Mode.TEST)
@@ -27,8 +27,8 @@ def test_list_shows_only_own_tenant_and_mode(client_for) -> None:
 
 @pytest.mark.parametrize("method", ["get", "delete"])
 def test_another_tenants_key_answers_404(client_for, method: str) -> None:
-    a_key = issue_key(TenantFactory())
-    b_key = issue_key(TenantFactory())
+    a_key = issue_key(TenantFactory.create())
+    b_key = issue_key(TenantFactory.create())
 
     response = getattr(client_for(a_key.secret), method)(f"/api/v1/api-keys/{b_key.api_key.pk}")
 
@@ -39,10 +39,12 @@ def test_another_tenants_key_answers_404(client_for, method: str) -> None:
 
 @pytest.mark.parametrize("method", ["get", "delete"])
 def test_test_key_cannot_see_live_data_of_same_tenant(client_for, method: str) -> None:
-    tenant = TenantFactory()
+    tenant = TenantFactory.create()
     test_key, live_key = issue_key(tenant, Mode.TEST), issue_key(tenant, Mode.LIVE)
 
-    response = getattr(client_for(test_key.secret), method)(f"/api/v1/api-keys/{live_key.api_key.pk}")
+    response = getattr(client_for(test_key.secret), method)(
+        f"/api/v1/api-keys/{live_key.api_key.pk}"
+    )
 
     assert_problem(response, 404, "not_found")
     live_key.api_key.refresh_from_db()

@@ -100,7 +100,7 @@ def test_rotation_never_extends_an_earlier_expiry() -> None:
 
 
 def test_revoked_key_stops_at_once(client_for) -> None:
-    tenant = TenantFactory()
+    tenant = TenantFactory.create()
     admin_key, leaked = issue_key(tenant), issue_key(tenant)
 
     response = client_for(admin_key.secret).delete(f"/api/v1/api-keys/{leaked.api_key.pk}")
@@ -108,11 +108,14 @@ def test_revoked_key_stops_at_once(client_for) -> None:
     assert response.status_code == 200
     assert response.json()["revoked_at"] is not None
     assert_problem(client_for(leaked.secret).get("/api/v1/api-keys"), 401, "api_key_revoked")
-    assert AuditLog.objects.filter(action="api_key.revoked", target_id=str(leaked.api_key.pk)).count() == 1
+    assert (
+        AuditLog.objects.filter(action="api_key.revoked", target_id=str(leaked.api_key.pk)).count()
+        == 1
+    )
 
 
 def test_set_tenant_active_audits_only_real_changes() -> None:
-    tenant = TenantFactory()
+    tenant = TenantFactory.create()
 
     services.set_tenant_active(tenant=tenant, active=False, actor=SYSTEM)
     services.set_tenant_active(tenant=tenant, active=False, actor=SYSTEM)
