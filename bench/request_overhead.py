@@ -1,0 +1,87 @@
+"""What an authenticated, rate-limited API request costs over a bare one, in one process.
+
+    .venv/bin/python bench/request_overhead.py [--requests 2000]
+
+Runs three endpoints through the whole Django stack (middleware, DRF, database) against
+PostgreSQL, interleaved so that machine drift hits them alike:
+  bare       GET /health: middleware and DRF, no authentication, no database
+  auth_read  GET /api/v1/api-keys: API-key lookup (hash + constant-time compare), the
+             per-tenant rate-limit counter (database cache), one tenant-scoped query
+  auth_only  same, with the rate limit disabled: isolates the counter's share
+Prints median and p99 in milliseconds and ratios to `bare`. Everything runs inside one
+transaction that is rolled back, so the database is left as it was. Not a test: nothing is
+asserted; quote the figures, with the machine, in the issue note.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gateway.settings")
+os.environ.setdefault("LOG_LEVEL", "WARNING")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.db import transaction  # noqa: E402
+from django.test import Client, override_settings  # noqa: E402
+
+from audit.services import SYSTEM  # noqa: E402
+from tenants import services  # noqa: E402
+
+
+class _Rollback(Exception):
+    pass
+
+
+def _percentile(samples: list[float], fraction: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=2000)
+    count = parser.parse_args().requests
+    timings: dict[str, list[float]] = {"bare": [], "auth_read": [], "auth_only": []}
+    try:
+        with transaction.atomic(), override_settings(RATE_LIMIT="1000000/h"):
+            secret = services.create_tenant(name="bench", actor=SYSTEM).keys[0].secret
+            client = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Bearer {secret}")
+            cases = {
+                "bare": lambda: client.get("/health"),
+                "auth_read": lambda: client.get("/api/v1/api-keys"),
+            }
+            for _ in range(50):  # warm caches, connections, imports
+                for call in cases.values():
+                    call()
+            for _ in range(count):
+                for name, call in cases.items():
+                    started = time.perf_counter()
+                    response = call()
+                    timings[name].append((time.perf_counter() - started) * 1000)
+                    assert response.status_code == 200, response.content
+                with override_settings(RATELIMIT_ENABLE=False):
+                    started = time.perf_counter()
+                    client.get("/api/v1/api-keys")
+                    timings["auth_only"].append((time.perf_counter() - started) * 1000)
+            raise _Rollback
+    except _Rollback:
+        pass
+    base = statistics.median(timings["bare"])
+    print(f"{'case':<10} {'median ms':>10} {'p99 ms':>8} {'x bare':>7}   ({count} requests each)")
+    for name, samples in timings.items():
+        median = statistics.median(samples)
+        p99 = _percentile(samples, 0.99)
+        print(f"{name:<10} {median:>10.3f} {p99:>8.3f} {median / base:>7.2f}")
+
+
+if __name__ == "__main__":
+    main()
