@@ -15,7 +15,12 @@ def _settings_read() -> set[str]:
 
 
 def test_settings_are_found() -> None:
-    assert {"SECRET_KEY", "DATABASE_URL", "RATE_LIMIT", "DB_STATEMENT_TIMEOUT_MS"} <= _settings_read()
+    assert {
+        "SECRET_KEY",
+        "DATABASE_URL",
+        "RATE_LIMIT",
+        "DB_STATEMENT_TIMEOUT_MS",
+    } <= _settings_read()
 
 
 def test_every_setting_is_in_env_example() -> None:
