@@ -20,7 +20,9 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gateway.settings")
@@ -55,7 +57,7 @@ def main() -> None:
         with transaction.atomic(), override_settings(RATE_LIMIT="1000000/h"):
             secret = services.create_tenant(name="bench", actor=SYSTEM).keys[0].secret
             client = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Bearer {secret}")
-            cases = {
+            cases: dict[str, Callable[[], Any]] = {
                 "bare": lambda: client.get("/health"),
                 "auth_read": lambda: client.get("/api/v1/api-keys"),
             }
