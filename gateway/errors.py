@@ -166,13 +166,6 @@ class RateLimited(GatewayError):
     retryable = True
 
 
-class ServiceUnavailable(GatewayError):
-    status = 503
-    code = "service_unavailable"
-    title = "The service is temporarily unavailable"
-    retryable = True
-
-
 def problem_response(error: GatewayError) -> HttpResponse:
     body: dict[str, Any] = {
         "type": f"{PROBLEM_TYPE_PATH}{error.code}",

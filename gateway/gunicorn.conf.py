@@ -15,3 +15,30 @@ errorlog = "-"
 # Recycle workers now and then so that a slow leak cannot grow without bound.
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "2000"))
 max_requests_jitter = 200
+
+# gunicorn's own lines (worker boots, timeouts) in the same format as the application's, so
+# that a JSON log pipeline never meets a plain-text line.
+_json_logs = os.environ.get("LOG_FORMAT") == "json" or (
+    not os.environ.get("LOG_FORMAT") and os.environ.get("DJANGO_ENV") == "production"
+)
+if _json_logs:
+    logconfig_dict = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"request_id": {"()": "gateway.logging.RequestIdFilter"}},
+        "formatters": {"json": {"()": "gateway.logging.JsonFormatter"}},
+        "handlers": {
+            "stdout": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "filters": ["request_id"],
+                "stream": "ext://sys.stdout",
+            }
+        },
+        # gunicorn merges this dict shallowly over its defaults: replace every part it names.
+        "root": {"level": "INFO", "handlers": ["stdout"]},
+        "loggers": {
+            "gunicorn.error": {"handlers": ["stdout"], "level": "INFO", "propagate": False},
+            "gunicorn.access": {"handlers": ["stdout"], "level": "INFO", "propagate": False},
+        },
+    }

@@ -12,8 +12,8 @@ import zlib
 from pathlib import Path
 
 import pytest
-from django.db import connection
 
+from tests import live
 from tests.problem import assert_problem
 from tests.tenants.factories import TenantFactory, issue_key
 
@@ -61,16 +61,11 @@ _CLIENT_SCRIPT = textwrap.dedent(
 )
 
 
-def _database_url() -> str:
-    params = connection.settings_dict
-    return f"postgresql://{params['USER']}:@/{params['NAME']}?host={params['HOST']}"
-
-
 def _requests_from_another_process(secret: str, count: int, rate: str) -> list[int]:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "gateway.settings",
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": live.database_url(),
         "RATE_LIMIT": rate,
     }
     result = subprocess.run(
