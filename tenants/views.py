@@ -4,8 +4,8 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -45,7 +45,12 @@ class RegisterView(APIView):
 
 
 class ApiKeyListView(APIView):
-    @extend_schema(responses=ApiKeySerializer(many=True))
+    @extend_schema(
+        responses=inline_serializer(
+            "ApiKeyList",
+            {"object": serializers.CharField(default="list"), "data": ApiKeySerializer(many=True)},
+        )
+    )
     def get(self, request: Request) -> Response:
         caller = caller_of(request)
         api_keys = selectors.list_api_keys(tenant=caller.tenant, mode=caller.mode)

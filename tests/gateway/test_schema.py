@@ -38,3 +38,11 @@ def test_swagger_ui_renders_from_our_own_static_files() -> None:
         asset = Client().get(src)
         assert asset.status_code == 200, src
         assert "javascript" in asset["Content-Type"]
+
+
+def test_schema_describes_the_list_envelope() -> None:
+    schema = Client().get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+
+    response = schema["paths"]["/api/v1/api-keys"]["get"]["responses"]["200"]
+    ref = response["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+    assert set(schema["components"]["schemas"][ref]["properties"]) == {"object", "data"}
