@@ -23,6 +23,9 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt $(VENV)/.runtime
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
+# Operators (and the built-in simulator) call back to this address.
+export PUBLIC_BASE_URL ?= http://$(CURL_HOST):$(PORT)
+
 run: $(VENV)/.runtime
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py demo_tenant --base-url http://$(CURL_HOST):$(PORT)

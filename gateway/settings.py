@@ -6,9 +6,13 @@ tests get safe local defaults (a generated secret under `var/`, the embedded Pos
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
+import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import django_stubs_ext
 import environ  # type: ignore[import-untyped]  # django-environ ships no type hints
@@ -58,6 +62,13 @@ if PRODUCTION:
 
 DEBUG: bool = env.bool("DEBUG", default=False)
 SECRET_KEY: str = env.str("SECRET_KEY", default="") or _development_secret_key()
+
+
+def _derived(purpose: str) -> str:
+    """A stable value derived from SECRET_KEY: development credentials without a shared default."""
+    return hmac.new(SECRET_KEY.encode(), purpose.encode(), hashlib.sha256).hexdigest()[:32]
+
+
 ALLOWED_HOSTS: list[str] = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS: list[str] = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -82,6 +93,7 @@ INSTALLED_APPS = [
     "providers",
     "webhooks",
     "audit",
+    "providers.sandbox",
 ]
 
 MIDDLEWARE = [
@@ -259,6 +271,82 @@ PROCRASTINATE_AUTODISCOVER_MODULE_NAME = "jobs"
 WORKER_HEARTBEAT_MAX_AGE_SECONDS: int = env.int("WORKER_HEARTBEAT_MAX_AGE_SECONDS", default=60)
 # Finished jobs are kept this long for inspection, then purged.
 JOB_RETENTION_DAYS: int = env.int("JOB_RETENTION_DAYS", default=7)
+
+# --- Operators -------------------------------------------------------------------------------
+
+# Where operators reach this gateway (callback URLs are built on it).
+PUBLIC_BASE_URL: str = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+
+# MTN MoMo, one set of credentials per mode. Test mode talks to the built-in simulator by
+# default (credentials derived from SECRET_KEY, which the simulator knows as pre-provisioned);
+# point MTN_TEST_* at MTN's real sandbox, or MTN_LIVE_* at production, to change that.
+_MTN_DEV_USER = str(uuid.uuid5(uuid.NAMESPACE_URL, _derived("mtn-api-user")))
+MTN: dict[str, dict[str, str]] = {
+    mode: {
+        "BASE_URL": env.str(f"MTN_{mode.upper()}_BASE_URL", default=base_url).rstrip("/"),
+        "TARGET_ENVIRONMENT": env.str(
+            f"MTN_{mode.upper()}_TARGET_ENVIRONMENT", default="mtnzambia"
+        ),
+        "COLLECTION_SUBSCRIPTION_KEY": env.str(
+            f"MTN_{mode.upper()}_COLLECTION_SUBSCRIPTION_KEY", default=dev.get("collection", "")
+        ),
+        "DISBURSEMENT_SUBSCRIPTION_KEY": env.str(
+            f"MTN_{mode.upper()}_DISBURSEMENT_SUBSCRIPTION_KEY", default=dev.get("disbursement", "")
+        ),
+        "API_USER": env.str(f"MTN_{mode.upper()}_API_USER", default=dev.get("user", "")),
+        "API_KEY": env.str(f"MTN_{mode.upper()}_API_KEY", default=dev.get("key", "")),
+        # The host registered with MTN for callbacks (MTN rejects any other host).
+        "CALLBACK_HOST": env.str(
+            f"MTN_{mode.upper()}_CALLBACK_HOST", default=urlsplit(PUBLIC_BASE_URL).hostname or ""
+        ),
+        # The currency sent to MTN: MTN's real sandbox only takes EUR.
+        "CURRENCY": env.str(f"MTN_{mode.upper()}_CURRENCY", default="ZMW"),
+    }
+    for mode, base_url, dev in [
+        (
+            "test",
+            f"{PUBLIC_BASE_URL}/sandbox/mtn",
+            {
+                "collection": _derived("mtn-collection-subscription"),
+                "disbursement": _derived("mtn-disbursement-subscription"),
+                "user": _MTN_DEV_USER,
+                "key": _derived("mtn-api-key"),
+            },
+        ),
+        ("live", "https://proxy.momoapi.mtn.com", {}),
+    ]
+}
+# Seconds: connect, and read per kind of call (a money-moving POST may take longer).
+MTN_CONNECT_TIMEOUT: float = env.float("MTN_CONNECT_TIMEOUT", default=3.05)
+MTN_READ_TIMEOUT_TOKEN: float = env.float("MTN_READ_TIMEOUT_TOKEN", default=10.0)
+MTN_READ_TIMEOUT_PAYMENT: float = env.float("MTN_READ_TIMEOUT_PAYMENT", default=15.0)
+MTN_READ_TIMEOUT_STATUS: float = env.float("MTN_READ_TIMEOUT_STATUS", default=10.0)
+# Circuit breaker: open after this many consecutive failures, probe again after the cool-down.
+MTN_BREAKER_FAIL_MAX: int = env.int("MTN_BREAKER_FAIL_MAX", default=5)
+MTN_BREAKER_RESET_SECONDS: int = env.int("MTN_BREAKER_RESET_SECONDS", default=30)
+
+# --- The MTN simulator (providers/sandbox/mtn), served under /sandbox/mtn/ -----------------
+# BEGIN simulator settings (owned by the simulator's code)
+MTN_SIMULATOR_ENABLED: bool = env.bool("MTN_SIMULATOR_ENABLED", default=not PRODUCTION)
+# Subscription keys the simulator accepts (like keys issued by MTN's developer portal).
+MTN_SIMULATOR_SUBSCRIPTION_KEYS: list[str] = env.list(
+    "MTN_SIMULATOR_SUBSCRIPTION_KEYS",
+    default=[
+        MTN["test"]["COLLECTION_SUBSCRIPTION_KEY"],
+        MTN["test"]["DISBURSEMENT_SUBSCRIPTION_KEY"],
+    ],
+)
+# API users that exist without sandbox provisioning ("user-uuid:api-key"), like production
+# credentials from MTN's partner portal; their callback host is MTN_TEST_CALLBACK_HOST.
+MTN_SIMULATOR_USERS: list[str] = env.list(
+    "MTN_SIMULATOR_USERS", default=[f"{MTN['test']['API_USER']}:{MTN['test']['API_KEY']}"]
+)
+# Seconds between accepting a request and its outcome (and callback).
+MTN_SIMULATOR_CALLBACK_DELAY_SECONDS: float = env.float(
+    "MTN_SIMULATOR_CALLBACK_DELAY_SECONDS", default=2.0
+)
+MTN_SIMULATOR_TOKEN_TTL_SECONDS: int = env.int("MTN_SIMULATOR_TOKEN_TTL_SECONDS", default=3600)
+# END simulator settings
 
 # --- Logging ----------------------------------------------------------------------------------
 

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -16,6 +17,9 @@ urlpatterns = [
     path("errors/<slug:code>", views.ErrorCatalogueView.as_view(), name="error-detail"),
     path("admin/", admin.site.urls),
 ]
+
+if settings.MTN_SIMULATOR_ENABLED:
+    urlpatterns.append(path("sandbox/mtn/", include("providers.sandbox.mtn.urls")))
 
 handler400 = "gateway.errors.handler400"
 handler403 = "gateway.errors.handler403"
