@@ -21,6 +21,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from providers import registry
+
 STARTED_AT = time.monotonic()
 _migrations_applied = False  # once true, stays true for this code version
 
@@ -82,7 +84,7 @@ class ReadyView(_Probe):
         body = {
             "status": "ok" if ready else "fail",
             **checks,
-            "providers": {},
+            "providers": registry.breaker_states(),
             "uptime": round(time.monotonic() - STARTED_AT, 1),
         }
         return Response(body, status=200 if ready else 503)

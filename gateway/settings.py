@@ -321,6 +321,10 @@ MTN_CONNECT_TIMEOUT: float = env.float("MTN_CONNECT_TIMEOUT", default=3.05)
 MTN_READ_TIMEOUT_TOKEN: float = env.float("MTN_READ_TIMEOUT_TOKEN", default=10.0)
 MTN_READ_TIMEOUT_PAYMENT: float = env.float("MTN_READ_TIMEOUT_PAYMENT", default=15.0)
 MTN_READ_TIMEOUT_STATUS: float = env.float("MTN_READ_TIMEOUT_STATUS", default=10.0)
+# Retries inside one call (token, status reads, POSTs repeating the same X-Reference-Id).
+MTN_RETRY_ATTEMPTS: int = env.int("MTN_RETRY_ATTEMPTS", default=3)
+MTN_RETRY_INITIAL_SECONDS: float = env.float("MTN_RETRY_INITIAL_SECONDS", default=0.5)
+MTN_RETRY_MAX_SECONDS: float = env.float("MTN_RETRY_MAX_SECONDS", default=4.0)
 # Circuit breaker: open after this many consecutive failures, probe again after the cool-down.
 MTN_BREAKER_FAIL_MAX: int = env.int("MTN_BREAKER_FAIL_MAX", default=5)
 MTN_BREAKER_RESET_SECONDS: int = env.int("MTN_BREAKER_RESET_SECONDS", default=30)

@@ -1,0 +1,39 @@
+"""One adapter per (operator, mode) per process: sessions, tokens and breakers are shared."""
+
+from __future__ import annotations
+
+import threading
+
+from providers.base import ConfigurationError, Provider, ProviderAdapter
+from providers.mtn.adapter import MtnAdapter
+from tenants.models import Mode
+
+_ADAPTERS: dict[tuple[Provider, Mode], ProviderAdapter] = {}
+_LOCK = threading.Lock()
+_FACTORIES = {Provider.MTN: MtnAdapter}
+
+
+def get_adapter(provider: Provider | str, mode: Mode | str) -> ProviderAdapter:
+    key = (Provider(provider), Mode(mode))
+    with _LOCK:
+        adapter = _ADAPTERS.get(key)
+        if adapter is None:
+            factory = _FACTORIES.get(key[0])
+            if factory is None:
+                raise ConfigurationError(f"No adapter for {key[0].label} yet")
+            adapter = _ADAPTERS[key] = factory(mode=key[1])
+        return adapter
+
+
+def breaker_states() -> dict[str, dict[str, str]]:
+    """For /health/ready: this process's view of each operator's breaker, per mode."""
+    return {
+        provider.value: {mode.value: get_adapter(provider, mode).breaker_state() for mode in Mode}
+        for provider in _FACTORIES
+    }
+
+
+def reset() -> None:
+    """Forget every adapter (tests, or after credentials change)."""
+    with _LOCK:
+        _ADAPTERS.clear()
