@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+from providers import breakers
 from providers.base import ConfigurationError, Provider, ProviderAdapter
 from providers.mtn.adapter import MtnAdapter
 from tenants.models import Mode
@@ -26,9 +27,9 @@ def get_adapter(provider: Provider | str, mode: Mode | str) -> ProviderAdapter:
 
 
 def breaker_states() -> dict[str, dict[str, str]]:
-    """For /health/ready: this process's view of each operator's breaker, per mode."""
+    """For /health/ready: each operator's breaker per mode, as last changed by any process."""
     return {
-        provider.value: {mode.value: get_adapter(provider, mode).breaker_state() for mode in Mode}
+        provider.value: {mode.value: breakers.last_known(provider, mode) for mode in Mode}
         for provider in _FACTORIES
     }
 

@@ -13,6 +13,7 @@ import tenacity
 from circuitbreaker import CircuitBreaker  # type: ignore[import-untyped]  # no type hints
 from django.conf import settings
 
+from providers import breakers
 from providers.base import (
     AccountHolder,
     Balance,
@@ -242,8 +243,13 @@ class MtnAdapter(ProviderAdapter):
                 failure_code=FailureCode.PROVIDER_UNAVAILABLE,
                 retry_after=max(1, self.breaker.open_remaining),
             )
-        with self.breaker:
-            return call()
+        before = self.breaker.state
+        try:
+            with self.breaker:
+                return call()
+        finally:
+            if self.breaker.state != before:
+                breakers.publish(Provider.MTN, self.mode, self.breaker.state)
 
     def _with_retries(self, call: Callable[[], T]) -> T:
         """Retry transient failures with backoff and jitter, behind the circuit breaker.

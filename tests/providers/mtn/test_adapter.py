@@ -40,6 +40,8 @@ RTP = f"{BASE}/collection/v1_0/requesttopay"
 TRANSFER = f"{BASE}/disbursement/v1_0/transfer"
 REFUND = f"{BASE}/disbursement/v1_0/refund"
 
+pytestmark = pytest.mark.django_db  # breaker state changes are shared through the cache
+
 
 @pytest.fixture(autouse=True)
 def _fast_retries(settings):
@@ -446,3 +448,16 @@ def test_missing_credentials_are_a_configuration_error(mocked) -> None:
     with pytest.raises(ConfigurationError):
         adapter.request_payment(instruction())
     assert not mocked.calls
+
+
+def test_breaker_changes_are_visible_to_other_processes_through_health(
+    mocked, adapter, client
+) -> None:
+    mocked.post(RTP, status=503, json={"code": "SERVICE_UNAVAILABLE", "message": "down"})
+    for _ in range(2):
+        with pytest.raises(RetryableError):
+            adapter.request_payment(instruction())
+
+    providers = client.get("/health/ready").json()["providers"]
+
+    assert providers == {"mtn": {"test": "open", "live": "closed"}}
