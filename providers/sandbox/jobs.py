@@ -1,0 +1,13 @@
+"""The simulators' jobs (autodiscovered by Procrastinate). Each job is one service call."""
+
+from __future__ import annotations
+
+from procrastinate.contrib.django import app
+
+from providers.sandbox.mtn import services as mtn_services
+
+
+@app.task(queue="sandbox", name="sandbox.deliver_mtn_callback")
+def deliver_mtn_callback(*, transaction_id: int) -> None:
+    # No retry: MTN's sandbox calls back once; a lost callback is found by polling.
+    mtn_services.deliver_callback(transaction_id=transaction_id)
