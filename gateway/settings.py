@@ -18,7 +18,7 @@ import django_stubs_ext
 import environ  # type: ignore[import-untyped]  # django-environ ships no type hints
 from django.core.exceptions import ImproperlyConfigured
 
-from gateway import embedded_db
+from gateway import context, embedded_db
 
 # Lets Django's generic classes be subscripted at runtime (admin.ModelAdmin[Tenant]), as
 # django-stubs types them.
@@ -267,10 +267,32 @@ API_KEY_ROTATION_GRACE_HOURS: int = env.int("API_KEY_ROTATION_GRACE_HOURS", defa
 # --- Jobs -------------------------------------------------------------------------------------
 
 PROCRASTINATE_AUTODISCOVER_MODULE_NAME = "jobs"
+# Every job's log lines carry a `job_<id>_<attempt>` id where requests carry theirs.
+PROCRASTINATE_WORKER_DEFAULTS = {
+    "task_middleware": [context.job_context_sync, context.job_context_async]
+}
 # A worker whose heartbeat is older than this is not counted by /health/ready.
 WORKER_HEARTBEAT_MAX_AGE_SECONDS: int = env.int("WORKER_HEARTBEAT_MAX_AGE_SECONDS", default=60)
 # Finished jobs are kept this long for inspection, then purged.
 JOB_RETENTION_DAYS: int = env.int("JOB_RETENTION_DAYS", default=7)
+
+# --- Payments ----------------------------------------------------------------------------------
+
+# The largest amount of one payment (MTN's Tier 2 daily limit is K100,000).
+PAYMENT_MAX_AMOUNT: str = env.str("PAYMENT_MAX_AMOUNT", default="100000.00")
+# A payment without a final status from its operator after this long fails as `expired`.
+PAYMENT_EXPIRY_SECONDS: int = env.int("PAYMENT_EXPIRY_SECONDS", default=3600)
+# Seconds between status checks of a pending payment: 5 s, 15 s, 30 s, 1 min, then every 5 min.
+PAYMENT_POLL_SCHEDULE_SECONDS: list[int] = [
+    int(seconds)
+    for seconds in env.list("PAYMENT_POLL_SCHEDULE_SECONDS", default=[5, 15, 30, 60, 300])
+]
+PAYMENT_POLL_BATCH_SIZE: int = env.int("PAYMENT_POLL_BATCH_SIZE", default=100)
+# Submissions refused before processing (503, connection refused, breaker open) are retried
+# this many times, on the poll schedule, then the payment fails as provider_unavailable.
+PAYMENT_SUBMIT_MAX_ATTEMPTS: int = env.int("PAYMENT_SUBMIT_MAX_ATTEMPTS", default=6)
+# How long one process may hold a payment while it talks to the operator (seconds).
+PAYMENT_LEASE_SECONDS: int = env.int("PAYMENT_LEASE_SECONDS", default=120)
 
 # --- Operators -------------------------------------------------------------------------------
 
@@ -316,6 +338,8 @@ MTN: dict[str, dict[str, str]] = {
         ("live", "https://proxy.momoapi.mtn.com", {}),
     ]
 }
+# When set, MTN callbacks must carry X-Signature-256: hex HMAC-SHA256 of the raw body.
+MTN_WEBHOOK_SECRET: str = env.str("MTN_WEBHOOK_SECRET", default="")
 # Seconds: connect, and read per kind of call (a money-moving POST may take longer).
 MTN_CONNECT_TIMEOUT: float = env.float("MTN_CONNECT_TIMEOUT", default=3.05)
 MTN_READ_TIMEOUT_TOKEN: float = env.float("MTN_READ_TIMEOUT_TOKEN", default=10.0)
@@ -350,6 +374,17 @@ MTN_SIMULATOR_CALLBACK_DELAY_SECONDS: float = env.float(
     "MTN_SIMULATOR_CALLBACK_DELAY_SECONDS", default=2.0
 )
 MTN_SIMULATOR_TOKEN_TTL_SECONDS: int = env.int("MTN_SIMULATOR_TOKEN_TTL_SECONDS", default=3600)
+# How long the "slow" test number (260960000007) holds its answer after storing the request:
+# longer than our own read timeout by default, so the adapter's outcome-unknown path runs.
+MTN_SIMULATOR_SLOW_SECONDS: float = env.float(
+    "MTN_SIMULATOR_SLOW_SECONDS", default=MTN_READ_TIMEOUT_PAYMENT + 5
+)
+# How long MTN's "Ongoing" sandbox number (46733123453) stays PENDING (30 s in MTN's docs).
+MTN_SIMULATOR_ONGOING_SECONDS: float = env.float("MTN_SIMULATOR_ONGOING_SECONDS", default=30.0)
+# Load-test fault injection: milliseconds added to every answer, and the share (0..1) of calls
+# answered 503 SERVICE_UNAVAILABLE before anything is stored.
+MTN_SIMULATOR_LATENCY_MS: int = env.int("MTN_SIMULATOR_LATENCY_MS", default=0)
+MTN_SIMULATOR_FAILURE_RATE: float = env.float("MTN_SIMULATOR_FAILURE_RATE", default=0.0)
 # END simulator settings
 
 # --- Logging ----------------------------------------------------------------------------------

@@ -14,6 +14,8 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/v1/", include("tenants.urls")),
     path("api/v1/", include("providers.urls")),
+    path("api/v1/", include("payments.urls")),
+    path("api/v1/", include("webhooks.urls")),
     path("errors/", views.ErrorCatalogueView.as_view(), name="error-list"),
     path("errors/<slug:code>", views.ErrorCatalogueView.as_view(), name="error-detail"),
     path("admin/", admin.site.urls),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from providers import breakers
+from providers import breakers, routing
 from providers.base import ConfigurationError, Provider, ProviderAdapter
 from providers.mtn.adapter import MtnAdapter
 from tenants.models import Mode
@@ -24,6 +24,12 @@ def get_adapter(provider: Provider | str, mode: Mode | str) -> ProviderAdapter:
                 raise ConfigurationError(f"No adapter for {key[0].label} yet")
             adapter = _ADAPTERS[key] = factory(mode=key[1])
         return adapter
+
+
+def require_adapter(provider: Provider | str) -> None:
+    """Refuse, before anything is stored, a payment no adapter could send."""
+    if Provider(provider) not in _FACTORIES:
+        raise routing.UnsupportedOperator(f"{Provider(provider).label} is not available yet.")
 
 
 def breaker_states() -> dict[str, dict[str, str]]:

@@ -58,7 +58,10 @@ def _run_worker() -> None:
         wait=False,
         install_signal_handlers=False,
         listen_notify=False,
-        task_middleware=[_close_connections_after],
+        task_middleware=[
+            *worker_app.worker_defaults.get("task_middleware", []),
+            _close_connections_after,
+        ],
     )
     # The periodic deferrer used Django's connection in asgiref's thread-sensitive executor.
     asyncio.run(sync_to_async(connections.close_all, thread_sensitive=True)())
@@ -88,10 +91,28 @@ def test_job_deferred_in_committed_transaction_runs_and_purges_expired_entries()
     assert ProcrastinateJob.objects.get(id=job_id).status == "todo"
     _run_worker()
     assert ProcrastinateJob.objects.get(id=job_id).status == "succeeded"
-    assert _cache_keys() == {cache.make_and_validate_key("fresh")}
+    keys = _cache_keys()
+    assert cache.make_and_validate_key("fresh") in keys
+    assert cache.make_and_validate_key("stale") not in keys
 
 
 def test_housekeeping_jobs_are_periodic() -> None:
     periodic = {task.task.name for task in app.periodic_registry.periodic_tasks.values()}
 
     assert {TASK, "gateway.purge_finished_jobs"} <= periodic
+
+
+def test_job_log_lines_carry_the_job_id(caplog) -> None:
+    from gateway.logging import RequestIdFilter
+
+    with transaction.atomic():
+        job_id = jobs.purge_expired_cache_entries.defer(timestamp=0)  # type: ignore[call-arg]  # periodic
+    cache.set("stale", "x", timeout=60)
+    _expire("stale")
+
+    _run_worker()
+
+    purged = [r for r in caplog.records if r.getMessage() == "purged expired cache entries"]
+    assert purged
+    RequestIdFilter().filter(purged[0])
+    assert purged[0].request_id == f"job_{job_id}_0"

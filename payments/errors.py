@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from gateway.errors import GatewayError
+
+
+class DuplicateExternalId(GatewayError):
+    status = 409
+    code = "duplicate_external_id"
+    title = "A payment with this external_id already exists"
+    retryable = False
+
+
+class ProviderMismatch(GatewayError):
+    status = 400
+    code = "provider_mismatch"
+    title = "The number does not belong to the requested provider"
+    retryable = False
+
+
+class PaymentNotFound(GatewayError):
+    status = 404
+    code = "payment_not_found"
+    title = "No such payment"
+    retryable = False
+
+
+class RefundNotAllowed(GatewayError):
+    status = 409
+    code = "refund_not_allowed"
+    title = "Only a successful collection can be refunded"
+    retryable = False
+
+
+class RefundExceedsPayment(GatewayError):
+    status = 422
+    code = "refund_exceeds_payment"
+    title = "The refund is larger than what is left to refund"
+    retryable = False

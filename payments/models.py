@@ -1,0 +1,166 @@
+"""Payments and their provider timeline. What must never happen is a database constraint."""
+
+from __future__ import annotations
+
+import secrets
+import string
+import uuid
+
+from django.db import models
+from django.db.models import Q
+
+from providers.base import FailureCode, Provider
+from tenants.models import Mode, TenantScopedQuerySet
+
+_ALPHABET = string.ascii_letters + string.digits
+
+
+def new_public_id() -> str:
+    """`pay_` and 24 base62 characters (~143 bits): opaque, unguessable, URL-safe."""
+    return "pay_" + "".join(secrets.choice(_ALPHABET) for _ in range(24))
+
+
+def new_callback_token() -> str:
+    """The unguessable path segment of this payment's operator callback URL."""
+    return secrets.token_urlsafe(24)
+
+
+class Flow(models.TextChoices):
+    COLLECTION = "collection", "Collection"
+    DISBURSEMENT = "disbursement", "Disbursement"
+    REFUND = "refund", "Refund"
+
+
+class Status(models.TextChoices):
+    PENDING = "PENDING", "Pending"
+    SUCCESSFUL = "SUCCESSFUL", "Successful"
+    FAILED = "FAILED", "Failed"
+
+
+FINAL_STATUSES = (Status.SUCCESSFUL, Status.FAILED)
+
+
+class PaymentQuerySet(TenantScopedQuerySet["Payment"]):
+    pass
+
+
+class Payment(models.Model):
+    public_id = models.CharField(max_length=28, unique=True, default=new_public_id, editable=False)
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.PROTECT, related_name="payments")
+    mode = models.CharField(max_length=4, choices=Mode.choices)
+    flow = models.CharField(max_length=12, choices=Flow.choices, default=Flow.COLLECTION)
+    provider = models.CharField(max_length=8, choices=Provider.choices)
+    amount = models.DecimalField(max_digits=14, decimal_places=2)
+    currency = models.CharField(max_length=3, default="ZMW")
+    msisdn = models.CharField(max_length=15)  # E.164 digits, no "+"
+    external_id = models.CharField(max_length=64)
+    description = models.CharField(max_length=160, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    failure_code = models.CharField(max_length=32, choices=FailureCode.choices, blank=True)
+    failure_message = models.CharField(max_length=255, blank=True)
+    # Our X-Reference-Id at the operator: fixed at creation, reused by every retry, so one
+    # payment is at most one operator request whatever crashes or retries in between.
+    provider_reference = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)
+    provider_transaction_id = models.CharField(max_length=64, blank=True)
+    refund_of = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="refunds"
+    )
+    callback_token = models.CharField(
+        max_length=48, unique=True, default=new_callback_token, editable=False
+    )
+    # When the operator first accepted the request (or may have: outcome unknown).
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    submit_attempts = models.PositiveIntegerField(default=0)
+    next_poll_at = models.DateTimeField(null=True, blank=True)
+    poll_count = models.PositiveIntegerField(default=0)
+    # Held while one process talks to the operator about this payment (submit or refresh),
+    # so that pollers, callbacks and ops never ask twice at once. A lease, not a row lock:
+    # no transaction stays open during the HTTP call, and a crashed holder's lease lapses.
+    busy_until = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = PaymentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "mode", "external_id"], name="payment_external_id_uniq"
+            ),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(currency__regex=r"^[A-Z]{3}$"), name="payment_currency_iso4217"
+            ),
+            models.CheckConstraint(condition=Q(mode__in=Mode.values), name="payment_mode_valid"),
+            models.CheckConstraint(
+                condition=Q(status__in=Status.values), name="payment_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(msisdn__regex=r"^260[0-9]{9}$"), name="payment_msisdn_e164"
+            ),
+            # A refund names what it refunds; nothing else does.
+            models.CheckConstraint(
+                condition=Q(flow=Flow.REFUND, refund_of__isnull=False)
+                | (~Q(flow=Flow.REFUND) & Q(refund_of__isnull=True)),
+                name="payment_refund_of_only_on_refunds",
+            ),
+            # completed_at is set exactly when the status is final.
+            models.CheckConstraint(
+                condition=Q(status=Status.PENDING, completed_at__isnull=True)
+                | (~Q(status=Status.PENDING) & Q(completed_at__isnull=False)),
+                name="payment_completed_at_iff_final",
+            ),
+            # A failure code exactly when FAILED.
+            models.CheckConstraint(
+                condition=Q(status=Status.FAILED) & ~Q(failure_code="")
+                | (~Q(status=Status.FAILED) & Q(failure_code="")),
+                name="payment_failure_code_iff_failed",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "mode", "-created_at", "-id"], name="payment_list_idx"),
+            models.Index(fields=["tenant", "mode", "status"], name="payment_status_idx"),
+            models.Index(fields=["tenant", "mode", "msisdn"], name="payment_msisdn_idx"),
+            # The poller's query: due payments among the (few) pending ones.
+            models.Index(
+                fields=["next_poll_at"],
+                condition=Q(status=Status.PENDING),
+                name="payment_due_poll_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.public_id
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+
+class Transaction(models.Model):
+    """One call to the operator for a payment: the payment's timeline, secrets removed."""
+
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="provider_calls")
+    operation = models.CharField(max_length=32)
+    method = models.CharField(max_length=8)
+    url = models.TextField()
+    request_headers = models.JSONField(default=dict)
+    request_body = models.JSONField(null=True, blank=True)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    # What the call meant: pending/successful/failed, or the error kind when it did not succeed.
+    outcome = models.CharField(max_length=32)
+    error = models.CharField(max_length=64, blank=True)
+    duration_ms = models.FloatField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["payment", "created_at"], name="transaction_timeline_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.operation} {self.status_code or self.error}"

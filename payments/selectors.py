@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db.models import QuerySet
+
+from payments import errors
+from payments.models import Payment
+from tenants.models import Mode, Tenant
+
+
+def get_payment(*, tenant: Tenant, mode: Mode | str, public_id: str) -> Payment:
+    payment = (
+        Payment.objects.for_tenant(tenant, mode)
+        .select_related("refund_of")
+        .filter(public_id=public_id)
+        .first()
+    )
+    if payment is None:
+        raise errors.PaymentNotFound(f"No payment {public_id}.")
+    return payment
+
+
+def list_payments(
+    *,
+    tenant: Tenant,
+    mode: Mode | str,
+    status: str | None = None,
+    flow: str | None = None,
+    provider: str | None = None,
+    external_id: str | None = None,
+    msisdn: str | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+) -> QuerySet[Payment]:
+    payments = Payment.objects.for_tenant(tenant, mode).select_related("refund_of")
+    exact = {
+        "status": status,
+        "flow": flow,
+        "provider": provider,
+        "external_id": external_id,
+        "msisdn": msisdn,
+    }
+    payments = payments.filter(**{field: value for field, value in exact.items() if value})
+    if created_after is not None:
+        payments = payments.filter(created_at__gte=created_after)
+    if created_before is not None:
+        payments = payments.filter(created_at__lt=created_before)
+    return payments

@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.pagination import CursorPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from payments import selectors, services
+from payments.serializers import (
+    AccountHolderSerializer,
+    PaymentCreateSerializer,
+    PaymentFilterSerializer,
+    PaymentSerializer,
+    RefundCreateSerializer,
+)
+from providers import registry, routing
+from providers.serializers import MsisdnField
+from tenants.authentication import caller_of
+
+
+class PaymentCursorPagination(CursorPagination):
+    """Newest first; stable under concurrent inserts, unlike page numbers."""
+
+    ordering = ("-created_at", "-id")
+    page_size = 25
+    max_page_size = 100
+    page_size_query_param = "limit"
+
+    def get_paginated_response(self, data: Any) -> Response:
+        return Response(
+            {
+                "object": "list",
+                "data": data,
+                "next": self.get_next_link(),
+                "previous": self.get_previous_link(),
+            }
+        )
+
+
+class PaymentListCreateView(APIView):
+    @extend_schema(parameters=[PaymentFilterSerializer], responses=PaymentSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        caller = caller_of(request)
+        filters = PaymentFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        payments = selectors.list_payments(
+            tenant=caller.tenant, mode=caller.mode, **filters.validated_data
+        )
+        paginator = PaymentCursorPagination()
+        page = paginator.paginate_queryset(payments, request, view=self)
+        return paginator.get_paginated_response(PaymentSerializer(page, many=True).data)
+
+    @extend_schema(request=PaymentCreateSerializer, responses={201: PaymentSerializer})
+    def post(self, request: Request) -> Response:
+        caller = caller_of(request)
+        payload = PaymentCreateSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        payment = services.create_payment(
+            tenant=caller.tenant, mode=caller.mode, actor=caller.actor, **payload.validated_data
+        )
+        return Response(PaymentSerializer(payment).data, status=status.HTTP_201_CREATED)
+
+
+class PaymentDetailView(APIView):
+    @extend_schema(responses=PaymentSerializer)
+    def get(self, request: Request, public_id: str) -> Response:
+        caller = caller_of(request)
+        payment = selectors.get_payment(tenant=caller.tenant, mode=caller.mode, public_id=public_id)
+        return Response(PaymentSerializer(payment).data)
+
+
+class PaymentRefundView(APIView):
+    @extend_schema(request=RefundCreateSerializer, responses={201: PaymentSerializer})
+    def post(self, request: Request, public_id: str) -> Response:
+        caller = caller_of(request)
+        payment = selectors.get_payment(tenant=caller.tenant, mode=caller.mode, public_id=public_id)
+        payload = RefundCreateSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        refund = services.create_refund(
+            payment=payment, actor=caller.actor, **payload.validated_data
+        )
+        return Response(PaymentSerializer(refund).data, status=status.HTTP_201_CREATED)
+
+
+class AccountView(APIView):
+    """Whether a wallet exists and is active, and the holder's name where the operator shares it."""
+
+    @extend_schema(responses=AccountHolderSerializer)
+    def get(self, request: Request, msisdn: str) -> Response:
+        caller = caller_of(request)
+        number = MsisdnField().run_validation(msisdn)
+        provider = routing.route_msisdn(number)
+        holder = registry.get_adapter(provider, caller.mode).account_holder(number)
+        body = {**holder.__dict__, "provider": provider}
+        return Response(AccountHolderSerializer(body).data)

@@ -1,0 +1,322 @@
+"""Collections and disbursements end to end: the API over real HTTP, the MTN simulator on
+loopback, a real Procrastinate worker and the poller, all against PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+from asgiref.sync import sync_to_async
+from django.db import connection, connections
+from procrastinate.contrib.django import app
+from procrastinate.contrib.django.django_connector import DjangoConnector
+
+from audit.models import AuditLog
+from payments import services
+from payments.models import Payment
+from providers.base import Operation
+from providers.mtn.adapter import MtnAdapter
+from providers.sandbox.models import MtnTransaction
+from tests.tenants.factories import issue_key
+from webhooks.models import CallbackOutcome, InboundCallback
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _close_connections_after(call_next, context, worker):
+    try:
+        return call_next()
+    finally:
+        connections.close_all()
+
+
+class Gateway:
+    """The running gateway as a merchant and as its operator see it."""
+
+    def __init__(self, base_url: str, secret: str) -> None:
+        self.base_url = base_url
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {secret}"
+        connector = app.connector
+        assert isinstance(connector, DjangoConnector)
+        self.worker_app = app.with_connector(connector.get_worker_connector())
+
+    def create(self, msisdn: str, flow: str = "collection", **extra) -> dict:
+        body = {
+            "amount": "150.00",
+            "msisdn": msisdn,
+            "external_id": f"e2e-{time.time_ns()}",
+            "flow": flow,
+            **extra,
+        }
+        response = self.session.post(f"{self.base_url}/api/v1/payments", json=body, timeout=10)
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    def get(self, public_id: str) -> dict:
+        return self.session.get(f"{self.base_url}/api/v1/payments/{public_id}", timeout=10).json()
+
+    def run_jobs(self) -> None:
+        """What the worker and its periodic poller do, once."""
+        services.poll_due_payments()
+        self.worker_app.run_worker(
+            wait=False,
+            install_signal_handlers=False,
+            listen_notify=False,
+            task_middleware=[
+                *self.worker_app.worker_defaults.get("task_middleware", []),
+                _close_connections_after,
+            ],
+        )
+        asyncio.run(sync_to_async(connections.close_all, thread_sensitive=True)())
+
+    def drive(self, public_id: str, until: Callable[[dict], bool], within: float = 20) -> dict:
+        deadline = time.monotonic() + within
+        while True:
+            self.run_jobs()
+            payment = self.get(public_id)
+            if until(payment) or time.monotonic() > deadline:
+                return payment
+            time.sleep(0.2)
+
+
+def final(payment: dict) -> bool:
+    return payment["status"] != "PENDING"
+
+
+@pytest.fixture
+def gateway(live_server, settings) -> Gateway:
+    settings.PUBLIC_BASE_URL = live_server.url
+    settings.MTN = {
+        **settings.MTN,
+        "test": {
+            **settings.MTN["test"],
+            "BASE_URL": f"{live_server.url}/sandbox/mtn",
+            "CALLBACK_HOST": urlsplit(live_server.url).hostname,
+        },
+    }
+    settings.MTN_SIMULATOR_CALLBACK_DELAY_SECONDS = 0.5
+    settings.MTN_READ_TIMEOUT_PAYMENT = 1.0
+    settings.MTN_SIMULATOR_SLOW_SECONDS = 2.0
+    settings.MTN_RETRY_INITIAL_SECONDS = 0.05
+    settings.MTN_RETRY_MAX_SECONDS = 0.1
+    # Long enough that only a callback can settle a payment quickly; tests that rely on the
+    # poller shorten it.
+    settings.PAYMENT_POLL_SCHEDULE_SECONDS = [60]
+    return Gateway(live_server.url, issue_key().secret)
+
+
+def _transitions(public_id: str) -> int:
+    payment = Payment.objects.get(public_id=public_id)
+    return AuditLog.objects.filter(
+        target_id=str(payment.pk), action__in=["payment.successful", "payment.failed"]
+    ).count()
+
+
+@pytest.mark.parametrize("flow", ["collection", "disbursement"])
+def test_payment_reaches_successful_through_the_callback(gateway, flow) -> None:
+    created = gateway.create("0961234567", flow=flow)
+    assert created["status"] == "PENDING"
+
+    settled = gateway.drive(created["id"], final)
+
+    assert settled["status"] == "SUCCESSFUL"
+    assert settled["provider_transaction_id"]
+    payment = Payment.objects.get(public_id=created["id"])
+    callback = InboundCallback.objects.get(payment=payment)
+    assert callback.outcome == CallbackOutcome.REFRESH_REQUESTED
+    assert [c.operation for c in payment.provider_calls.all()] == [
+        "request_payment" if flow == "collection" else "send_payout",
+        "fetch_status",
+    ]
+    assert _transitions(created["id"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("msisdn", "failure_code"),
+    [
+        ("260960000001", "payer_not_found"),
+        ("260960000002", "payer_declined"),
+        ("260960000003", "expired"),
+        ("260960000005", "insufficient_funds"),
+    ],
+)
+def test_failing_numbers_reach_failed_with_their_code(gateway, msisdn, failure_code) -> None:
+    created = gateway.create(msisdn)
+
+    settled = gateway.drive(created["id"], final)
+
+    assert (settled["status"], settled["failure_code"]) == ("FAILED", failure_code)
+
+
+def test_unavailable_operator_fails_provider_unavailable(gateway, settings) -> None:
+    settings.PAYMENT_POLL_SCHEDULE_SECONDS = [0]
+    settings.PAYMENT_SUBMIT_MAX_ATTEMPTS = 2
+
+    settled = gateway.drive(gateway.create("260960000009")["id"], final)
+
+    assert (settled["status"], settled["failure_code"]) == ("FAILED", "provider_unavailable")
+
+
+def test_pending_forever_expires_at_the_gateway(gateway, settings) -> None:
+    settings.PAYMENT_POLL_SCHEDULE_SECONDS = [1]
+    settings.PAYMENT_EXPIRY_SECONDS = 3
+
+    settled = gateway.drive(gateway.create("260960000004")["id"], final)
+
+    assert (settled["status"], settled["failure_code"]) == ("FAILED", "expired")
+
+
+def test_silent_success_is_settled_by_the_poller(gateway, settings) -> None:
+    settings.PAYMENT_POLL_SCHEDULE_SECONDS = [1]
+    created = gateway.create("260960000006")
+
+    settled = gateway.drive(created["id"], final)
+
+    assert settled["status"] == "SUCCESSFUL"
+    assert not InboundCallback.objects.exists()
+
+
+def test_timeout_on_submit_is_settled_with_exactly_one_request_to_pay(gateway, settings) -> None:
+    settings.PAYMENT_POLL_SCHEDULE_SECONDS = [1]
+    created = gateway.create("260960000007")
+
+    gateway.run_jobs()
+    assert gateway.get(created["id"])["status"] == "PENDING"
+    settled = gateway.drive(created["id"], final)
+
+    assert settled["status"] == "SUCCESSFUL"
+    reference = Payment.objects.get(public_id=created["id"]).provider_reference
+    assert MtnTransaction.objects.filter(reference_id=reference).count() == 1
+
+
+def _callback_url(public_id: str, base_url: str) -> str:
+    token = Payment.objects.get(public_id=public_id).callback_token
+    return f"{base_url}/api/v1/webhooks/mtn/{token}"
+
+
+def test_forged_callback_changes_nothing(gateway) -> None:
+    created = gateway.create("260960000004")  # the operator keeps it PENDING
+    gateway.run_jobs()
+    forged = {
+        "externalId": created["id"],
+        "amount": "150",
+        "currency": "ZMW",
+        "status": "SUCCESSFUL",
+        "financialTransactionId": "1",
+    }
+
+    answer = requests.post(_callback_url(created["id"], gateway.base_url), json=forged, timeout=10)
+    gateway.run_jobs()
+
+    assert answer.status_code == 200
+    assert gateway.get(created["id"])["status"] == "PENDING"
+    assert InboundCallback.objects.get().claimed_status == "successful"
+
+
+def test_twenty_repeats_of_a_real_callback_make_one_transition(gateway) -> None:
+    created = gateway.create("260960000006")  # succeeds at MTN, never calls back by itself
+    gateway.run_jobs()
+    reference = Payment.objects.get(public_id=created["id"]).provider_reference
+    adapter = MtnAdapter(mode="test")
+    time.sleep(0.6)
+    truth = adapter.client.call(
+        Operation.FETCH_STATUS,
+        "collection",
+        "GET",
+        f"/collection/v1_0/requesttopay/{reference}",
+        read_timeout=5,
+    ).body
+    assert truth["status"] == "SUCCESSFUL"
+    url = _callback_url(created["id"], gateway.base_url)
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        answers = list(
+            pool.map(lambda _: requests.post(url, json=truth, timeout=10).status_code, range(20))
+        )
+    settled = gateway.drive(created["id"], final)
+
+    assert answers == [200] * 20
+    assert settled["status"] == "SUCCESSFUL"
+    assert _transitions(created["id"]) == 1
+    assert InboundCallback.objects.count() == 20
+
+
+def test_unknown_token_is_404_and_bad_signature_401(gateway, settings) -> None:
+    created = gateway.create("260960000004")
+    url = _callback_url(created["id"], gateway.base_url)
+
+    unknown = requests.post(
+        f"{gateway.base_url}/api/v1/webhooks/mtn/nope", json={"status": "SUCCESSFUL"}, timeout=10
+    )
+    settings.MTN_WEBHOOK_SECRET = "s3cret"
+    unsigned = requests.put(url, json={"status": "SUCCESSFUL"}, timeout=10)
+
+    assert unknown.status_code == 404
+    assert unsigned.status_code == 401
+    assert unsigned.headers["Content-Type"] == "application/problem+json"
+
+
+def test_no_operator_call_happens_inside_a_database_transaction(
+    gateway, monkeypatch, settings
+) -> None:
+    settings.PAYMENT_POLL_SCHEDULE_SECONDS = [1]
+    seen: list[tuple[str, bool]] = []
+    real_send = requests.Session.send
+
+    def watching_send(self, request, **kwargs):
+        # The calling thread's own Django connection: is it inside a transaction right now?
+        seen.append((request.url, connection.in_atomic_block))
+        return real_send(self, request, **kwargs)
+
+    monkeypatch.setattr(requests.Session, "send", watching_send)
+    for msisdn in ("0961234567", "260960000006", "260960000001"):
+        gateway.drive(gateway.create(msisdn)["id"], final)
+
+    operator_calls = [(url, in_tx) for url, in_tx in seen if "/sandbox/mtn/" in url]
+    assert operator_calls
+    assert [url for url, in_tx in operator_calls if in_tx] == []
+
+
+def test_two_concurrent_refreshers_never_ask_about_one_payment_at_once(
+    gateway, monkeypatch
+) -> None:
+    created = gateway.create("260960000004")
+    gateway.run_jobs()
+    payment_id = Payment.objects.get(public_id=created["id"]).pk
+    in_flight, peak, lock = 0, 0, threading.Lock()
+    real_fetch = MtnAdapter.fetch_status
+
+    def slow_fetch(self, instruction):
+        nonlocal in_flight, peak
+        with lock:
+            in_flight += 1
+            peak = max(peak, in_flight)
+        try:
+            time.sleep(0.3)
+            return real_fetch(self, instruction)
+        finally:
+            with lock:
+                in_flight -= 1
+
+    monkeypatch.setattr(MtnAdapter, "fetch_status", slow_fetch)
+
+    def refresh_repeatedly(_: int) -> None:
+        for _ in range(3):
+            services.refresh_payment(payment_id=payment_id)
+        connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(refresh_repeatedly, range(8)))
+
+    assert peak == 1
+    assert (
+        Payment.objects.get(pk=payment_id).provider_calls.filter(operation="fetch_status").exists()
+    )

@@ -1,0 +1,214 @@
+"""The payment lifecycle against MTN's HTTP behaviour, faked with `responses`."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+import requests
+import responses
+from django.conf import settings
+from django.utils import timezone
+
+from audit.models import AuditLog
+from audit.services import SYSTEM
+from payments import errors, services
+from payments.models import Flow, Payment, Status
+from providers.base import FailureCode, Outcome, ProviderResult
+from tests.payments.factories import PaymentFactory
+
+pytestmark = pytest.mark.django_db
+
+BASE = settings.MTN["test"]["BASE_URL"]
+RTP = f"{BASE}/collection/v1_0/requesttopay"
+
+
+@pytest.fixture(autouse=True)
+def _fast(settings):
+    settings.MTN_RETRY_INITIAL_SECONDS = 0
+    settings.MTN_RETRY_MAX_SECONDS = 0
+
+
+@pytest.fixture
+def mtn():
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        for product in ("collection", "disbursement"):
+            rsps.post(f"{BASE}/{product}/token/", json={"access_token": "t", "expires_in": 3600})
+        yield rsps
+
+
+def _requests_to_pay(mtn) -> list:
+    return [c for c in mtn.calls if c.request.url == RTP]
+
+
+def test_accepted_submission_stays_pending_with_a_poll_scheduled(mtn) -> None:
+    mtn.post(RTP, status=202)
+    payment = PaymentFactory.create()
+
+    services.submit_payment(payment_id=payment.pk)
+
+    payment.refresh_from_db()
+    assert payment.status == Status.PENDING
+    assert payment.submitted_at is not None and payment.busy_until is None
+    assert payment.next_poll_at is not None and payment.next_poll_at > timezone.now()
+    [call] = payment.provider_calls.all()
+    assert (call.operation, call.status_code, call.outcome) == ("request_payment", 202, "pending")
+    assert call.request_headers["Authorization"] == "[redacted]"
+    assert _requests_to_pay(mtn)[0].request.headers["X-Reference-Id"] == str(
+        payment.provider_reference
+    )
+    assert (
+        _requests_to_pay(mtn)[0]
+        .request.headers["X-Callback-Url"]
+        .endswith(f"/api/v1/webhooks/mtn/{payment.callback_token}")
+    )
+
+
+def test_submitting_twice_sends_one_request(mtn) -> None:
+    mtn.post(RTP, status=202)
+    payment = PaymentFactory.create()
+
+    services.submit_payment(payment_id=payment.pk)
+    services.submit_payment(payment_id=payment.pk)
+
+    assert len(_requests_to_pay(mtn)) == 1
+
+
+def test_definite_rejection_fails_with_the_normalized_code_and_an_audit_row(mtn) -> None:
+    mtn.post(RTP, status=500, json={"code": "PAYER_NOT_FOUND", "message": "x"})
+    payment = PaymentFactory.create()
+
+    services.submit_payment(payment_id=payment.pk)
+
+    payment.refresh_from_db()
+    assert (payment.status, payment.failure_code) == (Status.FAILED, "payer_not_found")
+    assert payment.completed_at is not None
+    assert AuditLog.objects.filter(action="payment.failed", target_id=str(payment.pk)).count() == 1
+
+
+def test_read_timeout_on_submit_keeps_payment_pending_and_polls(mtn) -> None:
+    mtn.post(RTP, body=requests.ReadTimeout())
+    payment = PaymentFactory.create()
+
+    services.submit_payment(payment_id=payment.pk)
+
+    payment.refresh_from_db()
+    assert payment.status == Status.PENDING
+    assert payment.submitted_at is not None  # it may have been accepted: never sent again
+    assert payment.provider_calls.get().error == "read_timeout"
+    services.submit_payment(payment_id=payment.pk)
+    assert len(_requests_to_pay(mtn)) == 1
+
+
+def test_unavailable_operator_is_retried_then_failed_provider_unavailable(mtn, settings) -> None:
+    settings.PAYMENT_SUBMIT_MAX_ATTEMPTS = 2
+    mtn.post(RTP, status=503, json={"code": "SERVICE_UNAVAILABLE", "message": "down"})
+    payment = PaymentFactory.create()
+
+    services.submit_payment(payment_id=payment.pk)
+    payment.refresh_from_db()
+    assert (payment.status, payment.submit_attempts) == (Status.PENDING, 1)
+    assert payment.next_poll_at is not None
+
+    services.submit_payment(payment_id=payment.pk)
+    payment.refresh_from_db()
+    assert (payment.status, payment.failure_code) == (Status.FAILED, "provider_unavailable")
+
+
+def test_refresh_applies_the_operators_verdict(mtn) -> None:
+    payment = PaymentFactory.create(submitted_at=timezone.now())
+    mtn.get(
+        f"{RTP}/{payment.provider_reference}",
+        json={"status": "SUCCESSFUL", "financialTransactionId": "600198217"},
+    )
+
+    services.refresh_payment(payment_id=payment.pk)
+
+    payment.refresh_from_db()
+    assert payment.status == Status.SUCCESSFUL
+    assert payment.provider_transaction_id == "600198217"
+    assert payment.completed_at is not None and payment.next_poll_at is None
+    assert AuditLog.objects.filter(action="payment.successful", target_id=str(payment.pk)).exists()
+
+
+def test_pending_refresh_backs_off(mtn) -> None:
+    payment = PaymentFactory.create(submitted_at=timezone.now())
+    mtn.get(f"{RTP}/{payment.provider_reference}", json={"status": "PENDING"})
+
+    delays = []
+    for _ in range(6):
+        before = timezone.now()
+        services.refresh_payment(payment_id=payment.pk)
+        payment.refresh_from_db()
+        assert payment.next_poll_at is not None
+        delays.append(round((payment.next_poll_at - before).total_seconds()))
+
+    assert delays == [15, 30, 60, 300, 300, 300]
+
+
+def test_final_status_never_changes() -> None:
+    payment = PaymentFactory.create(status=Status.SUCCESSFUL, completed_at=timezone.now())
+
+    changed = services.apply_provider_result(
+        payment=payment,
+        result=ProviderResult(outcome=Outcome.FAILED, failure_code=FailureCode.EXPIRED),
+    )
+
+    payment.refresh_from_db()
+    assert changed is False and payment.status == Status.SUCCESSFUL
+
+
+def test_pending_past_its_window_fails_expired(mtn) -> None:
+    payment = PaymentFactory.create(submitted_at=timezone.now())
+    Payment.objects.filter(pk=payment.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    mtn.get(f"{RTP}/{payment.provider_reference}", json={"status": "PENDING"})
+
+    services.refresh_payment(payment_id=payment.pk)
+
+    payment.refresh_from_db()
+    assert (payment.status, payment.failure_code) == (Status.FAILED, "expired")
+
+
+def test_busy_payment_is_not_refreshed_twice(mtn) -> None:
+    payment = PaymentFactory.create(
+        submitted_at=timezone.now(), busy_until=timezone.now() + timedelta(minutes=1)
+    )
+
+    services.refresh_payment(payment_id=payment.pk)
+
+    assert not [c for c in mtn.calls if "requesttopay/" in c.request.url]
+
+
+def test_refund_is_checked_against_what_was_collected_and_refunded() -> None:
+    collected = PaymentFactory.create(
+        status=Status.SUCCESSFUL, completed_at=timezone.now(), amount=Decimal("100")
+    )
+
+    first = services.create_refund(payment=collected, actor=SYSTEM, amount=Decimal("60"))
+    with pytest.raises(errors.RefundExceedsPayment):
+        services.create_refund(payment=collected, actor=SYSTEM, amount=Decimal("41"))
+    rest = services.create_refund(payment=collected, actor=SYSTEM)
+
+    assert (first.flow, first.refund_of_id, first.amount) == (
+        Flow.REFUND,
+        collected.pk,
+        Decimal("60"),
+    )
+    assert rest.amount == Decimal("40")
+    with pytest.raises(errors.RefundNotAllowed):
+        services.create_refund(payment=PaymentFactory.create(), actor=SYSTEM)
+
+
+def test_refund_endpoint(api, test_key) -> None:
+    collected = PaymentFactory.create(
+        tenant=test_key.api_key.tenant, status=Status.SUCCESSFUL, completed_at=timezone.now()
+    )
+
+    response = api.post(
+        f"/api/v1/payments/{collected.public_id}/refund", {"amount": "50"}, format="json"
+    )
+
+    assert response.status_code == 201
+    assert response.json()["flow"] == "refund"
+    assert response.json()["refund_of"] == collected.public_id

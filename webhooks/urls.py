@@ -1,0 +1,8 @@
+from django.urls import path
+
+from webhooks import views
+
+urlpatterns = [
+    path("webhooks/mtn/health", views.mtn_health, name="mtn-callback-health"),
+    path("webhooks/mtn/<str:token>", views.mtn_callback, name="mtn-callback"),
+]
