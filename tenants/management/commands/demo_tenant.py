@@ -38,9 +38,17 @@ class Command(BaseCommand):
                 ).secret
             key_file.touch(mode=0o600)
             key_file.write_text(secret)
+        auth = f"-H 'Authorization: Bearer {secret}'"
+        body = (
+            '\'{"amount": "150.00", "msisdn": "0961234567", "external_id": "demo-\'"$(date +%s%N)"\'"}\''
+        )
         self.stdout.write(
             f"\nDemo tenant test key: {secret}\n"
-            f"Try it:\n  curl -s -H 'Authorization: Bearer {secret}' {base_url}/api/v1/api-keys\n"
+            "Collect K150 from a test wallet (the MTN simulator approves it in about 2 s):\n"
+            f"  curl -s -X POST {base_url}/api/v1/payments {auth} \\\n"
+            f"       -H 'Content-Type: application/json' -d {body}\n"
+            "Then see it SUCCESSFUL:\n"
+            f"  curl -s {auth} {base_url}/api/v1/payments\n"
             f"API docs: {base_url}/api/docs/   readiness: {base_url}/health/ready\n"
         )
 
