@@ -39,9 +39,9 @@ class Command(BaseCommand):
             key_file.touch(mode=0o600)
             key_file.write_text(secret)
         auth = f"-H 'Authorization: Bearer {secret}'"
-        body = (
-            '\'{"amount": "150.00", "msisdn": "0961234567", "external_id": "demo-\'"$(date +%s%N)"\'"}\''
-        )
+        # A fresh external_id per run of the curl, so it can be pasted again and again.
+        external_id = "demo-'\"$(date +%s%N)\"'"
+        body = f'\'{{"amount": "150.00", "msisdn": "0961234567", "external_id": "{external_id}"}}\''
         self.stdout.write(
             f"\nDemo tenant test key: {secret}\n"
             "Collect K150 from a test wallet (the MTN simulator approves it in about 2 s):\n"
