@@ -320,3 +320,21 @@ def test_two_concurrent_refreshers_never_ask_about_one_payment_at_once(
     assert (
         Payment.objects.get(pk=payment_id).provider_calls.filter(operation="fetch_status").exists()
     )
+
+
+def test_payout_without_operator_funds_fails_insufficient_funds(gateway) -> None:
+    settled = gateway.drive(gateway.create("260960000005", flow="disbursement")["id"], final)
+
+    assert (settled["status"], settled["failure_code"]) == ("FAILED", "insufficient_funds")
+
+
+def test_account_holder_lookup(gateway) -> None:
+    active = gateway.session.get(f"{gateway.base_url}/api/v1/accounts/0961234567", timeout=10)
+    unknown = gateway.session.get(f"{gateway.base_url}/api/v1/accounts/260960000001", timeout=10)
+    invalid = gateway.session.get(f"{gateway.base_url}/api/v1/accounts/0211234567", timeout=10)
+
+    assert active.status_code == 200
+    assert active.json()["active"] is True and active.json()["provider"] == "mtn"
+    assert active.json()["given_name"]
+    assert unknown.json()["active"] is False
+    assert invalid.status_code == 400
