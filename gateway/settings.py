@@ -109,6 +109,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "payments.middleware.IdempotencyMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -293,6 +294,14 @@ PAYMENT_POLL_BATCH_SIZE: int = env.int("PAYMENT_POLL_BATCH_SIZE", default=100)
 PAYMENT_SUBMIT_MAX_ATTEMPTS: int = env.int("PAYMENT_SUBMIT_MAX_ATTEMPTS", default=6)
 # How long one process may hold a payment while it talks to the operator (seconds).
 PAYMENT_LEASE_SECONDS: int = env.int("PAYMENT_LEASE_SECONDS", default=120)
+
+# Idempotency keys are kept this long after their request (the IETF draft asks servers to
+# publish it); 24 h by default, at most 72 h.
+IDEMPOTENCY_TTL_HOURS: int = env.int("IDEMPOTENCY_TTL_HOURS", default=24)
+if not 1 <= IDEMPOTENCY_TTL_HOURS <= 72:
+    raise ImproperlyConfigured("IDEMPOTENCY_TTL_HOURS must be between 1 and 72")
+# A request holding a key longer than this is presumed dead and its key can be taken over.
+IDEMPOTENCY_LEASE_SECONDS: int = env.int("IDEMPOTENCY_LEASE_SECONDS", default=90)
 
 # --- Operators -------------------------------------------------------------------------------
 

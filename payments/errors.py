@@ -36,3 +36,24 @@ class RefundExceedsPayment(GatewayError):
     code = "refund_exceeds_payment"
     title = "The refund is larger than what is left to refund"
     retryable = False
+
+
+class InvalidIdempotencyKey(GatewayError):
+    status = 400
+    code = "invalid_idempotency_key"
+    title = "The Idempotency-Key header must be 1 to 255 printable ASCII characters"
+    retryable = False
+
+
+class IdempotencyKeyMismatch(GatewayError):
+    status = 422
+    code = "idempotency_key_mismatch"
+    title = "This Idempotency-Key was used with a different request"
+    retryable = False
+
+
+class IdempotencyKeyInUse(GatewayError):
+    status = 409
+    code = "idempotency_key_in_use"
+    title = "A request with this Idempotency-Key is still being processed"
+    retryable = True

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from procrastinate.contrib.django import app
 
-from payments import services
+from payments import idempotency, services
 
 
 @app.task(queue="payments", name="payments.submit_payment")
@@ -21,3 +21,9 @@ def refresh_payment(payment_id: int) -> None:
 @app.task(queue="payments", name="payments.poll_due_payments")
 def poll_due_payments(timestamp: int) -> None:
     services.poll_due_payments()
+
+
+@app.periodic(cron="*/10 * * * *")
+@app.task(queue="maintenance", name="payments.purge_idempotency_keys")
+def purge_idempotency_keys(timestamp: int) -> None:
+    idempotency.purge_expired()

@@ -164,3 +164,56 @@ class Transaction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.operation} {self.status_code or self.error}"
+
+
+class IdempotencyState(models.TextChoices):
+    IN_PROGRESS = "in_progress", "In progress"
+    COMPLETED = "completed", "Completed"
+
+
+class IdempotencyKey(models.Model):
+    """A client's Idempotency-Key and the response it got, replayed byte for byte on retries."""
+
+    tenant = models.ForeignKey(
+        "tenants.Tenant", on_delete=models.CASCADE, related_name="idempotency_keys"
+    )
+    mode = models.CharField(max_length=4, choices=Mode.choices)
+    key = models.CharField(max_length=255)
+    method = models.CharField(max_length=8)
+    path = models.CharField(max_length=255)
+    # SHA-256 of the canonical request body (JSON with sorted keys, or the raw bytes).
+    fingerprint = models.CharField(max_length=64)
+    state = models.CharField(
+        max_length=12, choices=IdempotencyState.choices, default=IdempotencyState.IN_PROGRESS
+    )
+    locked_at = models.DateTimeField(null=True, blank=True)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_headers = models.JSONField(default=dict, blank=True)
+    response_body = models.BinaryField(null=True, blank=True)
+    payment = models.ForeignKey(
+        Payment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "mode", "key"], name="idempotency_key_uniq_per_tenant_mode"
+            ),
+            models.CheckConstraint(
+                condition=Q(state="in_progress")
+                | Q(state="completed", response_status__isnull=False),
+                name="idempotency_completed_has_response",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["expires_at"],
+                condition=Q(state="completed"),
+                name="idempotency_purge_idx",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.state})"

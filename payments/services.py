@@ -87,6 +87,9 @@ def create_payment(
         metadata=metadata or {},
         refund_of=refund_of,
         expires_at=timezone.now() + timedelta(seconds=settings.PAYMENT_EXPIRY_SECONDS),
+        # A safety net: if the submission job is lost (a worker killed mid-job), the poller
+        # submits again once this passes, with the same reference.
+        next_poll_at=timezone.now() + timedelta(seconds=settings.PAYMENT_LEASE_SECONDS),
     )
     payment.full_clean(validate_unique=False, validate_constraints=False)
     try:

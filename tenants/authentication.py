@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.http import HttpRequest
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
@@ -34,7 +35,7 @@ class ApiCaller:
         return Actor(kind=ActorKind.API_KEY, id=str(self.api_key.pk), label=self.api_key.display)
 
 
-def presented_key(request: Request) -> str | None:
+def presented_key(request: Request | HttpRequest) -> str | None:
     authorization = request.headers.get("Authorization", "")
     scheme, _, credentials = authorization.partition(" ")
     if scheme.lower() == "bearer" and credentials.strip():
@@ -42,17 +43,36 @@ def presented_key(request: Request) -> str | None:
     return request.headers.get("X-API-Key", "").strip() or None
 
 
-class ApiKeyAuthentication(BaseAuthentication):
-    def authenticate(self, request: Request) -> tuple[ApiCaller, ApiKey] | None:
-        secret = presented_key(request)
-        if secret is None:
-            return None  # DRF then answers 401 authentication_required where a key is needed
+_RESOLVED = "_api_caller"  # where a request keeps its caller once resolved
+
+
+def resolve_caller(request: HttpRequest) -> ApiCaller | None:
+    """The request's caller, resolved once: middleware and DRF views share the result.
+
+    None when no key is presented; raises the precise 401/403 error for a bad one.
+    """
+    if hasattr(request, _RESOLVED):
+        cached: ApiCaller | None = getattr(request, _RESOLVED)
+        return cached
+    secret = presented_key(request)
+    caller = None
+    if secret is not None:
         api_key = selectors.get_api_key_for_secret(secret=secret)
         claimed_tenant = request.headers.get("X-Tenant-ID")
         if claimed_tenant is not None and claimed_tenant.strip() != str(api_key.tenant_id):
             raise errors.TenantMismatch()
         services.record_api_key_use(api_key=api_key)
-        return ApiCaller(api_key=api_key), api_key
+        caller = ApiCaller(api_key=api_key)
+    setattr(request, _RESOLVED, caller)
+    return caller
+
+
+class ApiKeyAuthentication(BaseAuthentication):
+    def authenticate(self, request: Request) -> tuple[ApiCaller, ApiKey] | None:
+        caller = resolve_caller(request._request)
+        if caller is None:
+            return None  # DRF then answers 401 authentication_required where a key is needed
+        return caller, caller.api_key
 
     def authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="api"'

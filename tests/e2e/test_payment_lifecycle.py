@@ -4,19 +4,13 @@ loopback, a real Procrastinate worker and the poller, all against PostgreSQL.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from urllib.parse import urlsplit
 
 import pytest
 import requests
-from asgiref.sync import sync_to_async
 from django.db import connection, connections
-from procrastinate.contrib.django import app
-from procrastinate.contrib.django.django_connector import DjangoConnector
 
 from audit.models import AuditLog
 from payments import services
@@ -24,93 +18,10 @@ from payments.models import Payment
 from providers.base import Operation
 from providers.mtn.adapter import MtnAdapter
 from providers.sandbox.models import MtnTransaction
-from tests.tenants.factories import issue_key
+from tests.e2e.conftest import final
 from webhooks.models import CallbackOutcome, InboundCallback
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _close_connections_after(call_next, context, worker):
-    try:
-        return call_next()
-    finally:
-        connections.close_all()
-
-
-class Gateway:
-    """The running gateway as a merchant and as its operator see it."""
-
-    def __init__(self, base_url: str, secret: str) -> None:
-        self.base_url = base_url
-        self.session = requests.Session()
-        self.session.headers["Authorization"] = f"Bearer {secret}"
-        connector = app.connector
-        assert isinstance(connector, DjangoConnector)
-        self.worker_app = app.with_connector(connector.get_worker_connector())
-
-    def create(self, msisdn: str, flow: str = "collection", **extra) -> dict:
-        body = {
-            "amount": "150.00",
-            "msisdn": msisdn,
-            "external_id": f"e2e-{time.time_ns()}",
-            "flow": flow,
-            **extra,
-        }
-        response = self.session.post(f"{self.base_url}/api/v1/payments", json=body, timeout=10)
-        assert response.status_code == 201, response.text
-        return response.json()
-
-    def get(self, public_id: str) -> dict:
-        return self.session.get(f"{self.base_url}/api/v1/payments/{public_id}", timeout=10).json()
-
-    def run_jobs(self) -> None:
-        """What the worker and its periodic poller do, once."""
-        services.poll_due_payments()
-        self.worker_app.run_worker(
-            wait=False,
-            install_signal_handlers=False,
-            listen_notify=False,
-            task_middleware=[
-                *self.worker_app.worker_defaults.get("task_middleware", []),
-                _close_connections_after,
-            ],
-        )
-        asyncio.run(sync_to_async(connections.close_all, thread_sensitive=True)())
-
-    def drive(self, public_id: str, until: Callable[[dict], bool], within: float = 20) -> dict:
-        deadline = time.monotonic() + within
-        while True:
-            self.run_jobs()
-            payment = self.get(public_id)
-            if until(payment) or time.monotonic() > deadline:
-                return payment
-            time.sleep(0.2)
-
-
-def final(payment: dict) -> bool:
-    return payment["status"] != "PENDING"
-
-
-@pytest.fixture
-def gateway(live_server, settings) -> Gateway:
-    settings.PUBLIC_BASE_URL = live_server.url
-    settings.MTN = {
-        **settings.MTN,
-        "test": {
-            **settings.MTN["test"],
-            "BASE_URL": f"{live_server.url}/sandbox/mtn",
-            "CALLBACK_HOST": urlsplit(live_server.url).hostname,
-        },
-    }
-    settings.MTN_SIMULATOR_CALLBACK_DELAY_SECONDS = 0.5
-    settings.MTN_READ_TIMEOUT_PAYMENT = 1.0
-    settings.MTN_SIMULATOR_SLOW_SECONDS = 2.0
-    settings.MTN_RETRY_INITIAL_SECONDS = 0.05
-    settings.MTN_RETRY_MAX_SECONDS = 0.1
-    # Long enough that only a callback can settle a payment quickly; tests that rely on the
-    # poller shorten it.
-    settings.PAYMENT_POLL_SCHEDULE_SECONDS = [60]
-    return Gateway(live_server.url, issue_key().secret)
 
 
 def _transitions(public_id: str) -> int:

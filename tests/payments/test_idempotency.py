@@ -1,0 +1,186 @@
+"""Idempotency-Key semantics (Stripe's, and the IETF draft's) against PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+from django.utils import timezone
+from procrastinate.contrib.django.models import ProcrastinateJob
+
+from payments import idempotency
+from payments.models import IdempotencyKey, IdempotencyState, Payment
+from tests.problem import assert_problem
+from tests.tenants.factories import issue_key
+
+pytestmark = pytest.mark.django_db
+
+BODY = {"amount": "150.00", "msisdn": "0961234567", "external_id": "order-1042"}
+
+
+def post(client, body=None, key="key-1", **headers):
+    return client.post(
+        "/api/v1/payments", body or BODY, format="json", HTTP_IDEMPOTENCY_KEY=key, **headers
+    )
+
+
+def test_retry_replays_the_stored_response_byte_for_byte(api) -> None:
+    first = post(api)
+    again = post(api)
+
+    assert first.status_code == again.status_code == 201
+    assert again.content == first.content
+    assert again["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in first
+    assert again["Content-Type"] == first["Content-Type"]
+    assert Payment.objects.count() == 1
+    assert ProcrastinateJob.objects.filter(task_name="payments.submit_payment").count() == 1
+    record = IdempotencyKey.objects.get()
+    assert record.state == IdempotencyState.COMPLETED
+    assert record.payment == Payment.objects.get()
+
+
+def test_same_json_in_another_key_order_is_the_same_request(api) -> None:
+    post(api)
+
+    again = api.post(
+        "/api/v1/payments",
+        '{"external_id": "order-1042", "msisdn": "0961234567", "amount": "150.00"}',
+        content_type="application/json",
+        HTTP_IDEMPOTENCY_KEY="key-1",
+    )
+
+    assert again["Idempotent-Replayed"] == "true"
+
+
+def test_same_key_with_a_different_body_is_422(api) -> None:
+    post(api)
+
+    changed = post(api, {**BODY, "amount": "151.00"})
+
+    assert_problem(changed, 422, "idempotency_key_mismatch")
+    assert Payment.objects.count() == 1
+
+
+def test_same_key_on_another_path_is_422(api) -> None:
+    post(api)
+
+    other = api.post("/api/v1/api-keys/rotate", BODY, format="json", HTTP_IDEMPOTENCY_KEY="key-1")
+
+    assert_problem(other, 422, "idempotency_key_mismatch")
+
+
+def test_key_in_flight_is_409_with_retry_after(api, test_key) -> None:
+    IdempotencyKey.objects.create(
+        tenant=test_key.api_key.tenant,
+        mode="test",
+        key="key-1",
+        method="POST",
+        path="/api/v1/payments",
+        fingerprint=idempotency.fingerprint(
+            b'{"amount":"150.00","external_id":"order-1042","msisdn":"0961234567"}'
+        ),
+        locked_at=timezone.now(),
+        expires_at=timezone.now() + timedelta(hours=24),
+    )
+
+    response = post(api)
+
+    assert_problem(response, 409, "idempotency_key_in_use")
+    assert 1 <= int(response["Retry-After"]) <= 90
+    assert not Payment.objects.exists()
+
+
+def test_a_stale_lock_is_taken_over_after_the_lease(api, test_key) -> None:
+    IdempotencyKey.objects.create(
+        tenant=test_key.api_key.tenant,
+        mode="test",
+        key="key-1",
+        method="POST",
+        path="/api/v1/payments",
+        fingerprint=idempotency.fingerprint(
+            b'{"amount":"150.00","external_id":"order-1042","msisdn":"0961234567"}'
+        ),
+        locked_at=timezone.now() - timedelta(seconds=91),
+        expires_at=timezone.now() + timedelta(hours=24),
+    )
+
+    response = post(api)
+
+    assert response.status_code == 201
+    assert IdempotencyKey.objects.get().state == IdempotencyState.COMPLETED
+
+
+@pytest.mark.parametrize("bad", ["", " leading-space", "x" * 256, "tab\tinside", "é"])
+def test_malformed_key_is_400(api, bad) -> None:
+    assert_problem(post(api, key=bad), 400, "invalid_idempotency_key")
+    assert not Payment.objects.exists()
+
+
+def test_keys_are_scoped_by_tenant_and_mode(client_for, test_key) -> None:
+    other_tenant = issue_key()
+    live = issue_key(test_key.api_key.tenant, "live")
+
+    answers = [post(client_for(k.secret)) for k in (test_key, other_tenant, live)]
+
+    assert [a.status_code for a in answers] == [201, 201, 201]
+    assert len({a.json()["id"] for a in answers}) == 3
+    assert not any(a.has_header("Idempotent-Replayed") for a in answers)
+
+
+def test_a_validation_error_is_stored_and_replayed(api) -> None:
+    first = post(api, {**BODY, "amount": "0"})
+    again = post(api, {**BODY, "amount": "0"})
+
+    assert first.status_code == again.status_code == 400
+    assert again["Idempotent-Replayed"] == "true"
+
+
+def test_a_crash_after_the_payment_is_saved_leaves_nothing_and_frees_the_key(api) -> None:
+    with mock.patch(
+        "payments.views.PaymentSerializer.to_representation", side_effect=RuntimeError("crash")
+    ):
+        crashed = post(api)
+
+    assert crashed.status_code == 500
+    assert not Payment.objects.exists()  # the payment rolled back with the missing response
+    assert not ProcrastinateJob.objects.filter(task_name="payments.submit_payment").exists()
+    retried = post(api)
+    assert retried.status_code == 201
+    assert Payment.objects.count() == 1
+    assert ProcrastinateJob.objects.filter(task_name="payments.submit_payment").count() == 1
+
+
+def test_requests_without_a_key_are_untouched(api) -> None:
+    assert api.post("/api/v1/payments", BODY, format="json").status_code == 201
+    assert not IdempotencyKey.objects.exists()
+
+
+def test_bad_api_key_is_401_even_with_an_idempotency_key(client_for) -> None:
+    assert_problem(post(client_for("sk_test_" + "x" * 40)), 401, "invalid_api_key")
+    assert not IdempotencyKey.objects.exists()
+
+
+def test_purge_removes_expired_completed_keys_but_never_one_in_progress(api, test_key) -> None:
+    post(api, key="done")
+    in_progress = IdempotencyKey.objects.create(
+        tenant=test_key.api_key.tenant,
+        mode="test",
+        key="running",
+        method="POST",
+        path="/api/v1/payments",
+        fingerprint="0" * 64,
+        locked_at=timezone.now(),
+        expires_at=timezone.now() - timedelta(hours=1),
+    )
+    IdempotencyKey.objects.filter(key="done").update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    post(api, {**BODY, "external_id": "fresh"}, key="fresh")
+
+    purged = idempotency.purge_expired()
+
+    assert purged == 1
+    assert set(IdempotencyKey.objects.values_list("key", flat=True)) == {"running", "fresh"}
+    assert IdempotencyKey.objects.get(pk=in_progress.pk).state == IdempotencyState.IN_PROGRESS
