@@ -35,7 +35,7 @@ def test_simultaneous_identical_requests_make_one_payment_and_one_request_to_pay
         key = f"order-{index}-attempt"
         body = {"amount": "150.00", "msisdn": "0961234567", "external_id": f"order-{index}"}
         with ThreadPoolExecutor(max_workers=CONCURRENT) as pool:
-            answers[key] = list(pool.map(lambda _: send(key, body), range(CONCURRENT)))
+            answers[key] = list(pool.map(send, [key] * CONCURRENT, [body] * CONCURRENT))
 
     for key, responses in answers.items():
         statuses = [r.status_code for r in responses]
