@@ -11,6 +11,7 @@ from procrastinate.contrib.django.models import ProcrastinateJob
 
 from payments import idempotency
 from payments.models import IdempotencyKey, IdempotencyState, Payment
+from tenants.models import Mode
 from tests.problem import assert_problem
 from tests.tenants.factories import issue_key
 
@@ -120,7 +121,7 @@ def test_malformed_key_is_400(api, bad) -> None:
 
 def test_keys_are_scoped_by_tenant_and_mode(client_for, test_key) -> None:
     other_tenant = issue_key()
-    live = issue_key(test_key.api_key.tenant, "live")
+    live = issue_key(test_key.api_key.tenant, Mode.LIVE)
 
     answers = [post(client_for(k.secret)) for k in (test_key, other_tenant, live)]
 
