@@ -73,10 +73,12 @@ def main() -> None:
     timings: dict[str, list[float]] = {"bare": [], "first": [], "replay": []}
 
     def timed(name: str, external_id: str, key: str | None) -> None:
-        headers = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
+        headers = {"Idempotency-Key": key} if key else {}
         body = {"amount": "150.00", "msisdn": "0961234567", "external_id": external_id}
         started = time.perf_counter()
-        response = client.post("/api/v1/payments", body, content_type="application/json", **headers)
+        response = client.post(
+            "/api/v1/payments", body, content_type="application/json", headers=headers
+        )
         timings[name].append((time.perf_counter() - started) * 1000)
         if response.status_code != 201:
             raise SystemExit(f"{name}: unexpected {response.status_code} {response.content!r}")
