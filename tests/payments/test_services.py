@@ -212,3 +212,38 @@ def test_refund_endpoint(api, test_key) -> None:
     assert response.status_code == 201
     assert response.json()["flow"] == "refund"
     assert response.json()["refund_of"] == collected.public_id
+
+
+def test_a_worker_crash_before_the_operator_call_ends_in_exactly_one_request(mtn, api) -> None:
+    mtn.post(RTP, status=202)
+    created = api.post(
+        "/api/v1/payments",
+        {"amount": "150.00", "msisdn": "0961234567", "external_id": "order-crash"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="crash-1",
+    ).json()
+    payment = Payment.objects.get(public_id=created["id"])
+    # The submission job takes the payment, then its worker dies before calling MTN.
+    assert services._claim(payment.pk) is not None
+    assert services.submit_payment(payment_id=payment.pk).submitted_at is None  # held: no send
+    assert not _requests_to_pay(mtn)
+
+    # The client retries (same key: the same answer); time passes beyond the lease.
+    replay = api.post(
+        "/api/v1/payments",
+        {"amount": "150.00", "msisdn": "0961234567", "external_id": "order-crash"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="crash-1",
+    )
+    past = timezone.now() - timedelta(seconds=1)
+    Payment.objects.filter(pk=payment.pk).update(busy_until=past, next_poll_at=past)
+    assert services.poll_due_payments() == 1  # the poller notices the unsent payment
+    services.submit_payment(payment_id=payment.pk)  # what the deferred job does
+    services.submit_payment(payment_id=payment.pk)  # and a duplicate job, harmlessly
+
+    assert replay["Idempotent-Replayed"] == "true"
+    assert Payment.objects.count() == 1
+    assert len(_requests_to_pay(mtn)) == 1
+    assert _requests_to_pay(mtn)[0].request.headers["X-Reference-Id"] == str(
+        payment.provider_reference
+    )
