@@ -14,6 +14,22 @@ def _generous_rate_limit(settings):
     settings.RATE_LIMIT = "1000/m"
 
 
+CONFIGURED_CONN_MAX_AGE: int | None = None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _short_lived_connections():
+    """Live-server and worker threads would each keep a persistent connection until garbage
+    collection; in tests that exhausts PostgreSQL's max_connections. Close after each use."""
+    global CONFIGURED_CONN_MAX_AGE
+    from django.db import connections
+
+    CONFIGURED_CONN_MAX_AGE = connections.settings["default"]["CONN_MAX_AGE"]
+    connections.settings["default"]["CONN_MAX_AGE"] = 0
+    yield
+    connections.settings["default"]["CONN_MAX_AGE"] = CONFIGURED_CONN_MAX_AGE
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _end_leftover_sessions(django_db_setup, django_db_blocker):
     """Close sessions that server and worker threads keep (persistent connections), so the
@@ -30,14 +46,21 @@ def _end_leftover_sessions(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture(autouse=True)
-def _clear_shared_cache(request, django_db_blocker):
-    """The cache table is not a model, so transactional tests' flush leaves it: clear it."""
+def _clean_tables_flush_misses(request, django_db_blocker):
+    """A transactional test's flush empties model tables only: the cache table and
+    Procrastinate's (unmanaged) tables keep their rows, which would leak into later tests."""
     yield
     if {"transactional_db", "live_server"} & set(request.fixturenames):
         from django.core.cache import cache
+        from django.db import connection
 
         with django_db_blocker.unblock():
             cache.clear()
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "TRUNCATE procrastinate_jobs, procrastinate_periodic_defers,"
+                    " procrastinate_workers CASCADE"
+                )
 
 
 @pytest.fixture(autouse=True)
