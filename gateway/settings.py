@@ -270,7 +270,10 @@ API_KEY_ROTATION_GRACE_HOURS: int = env.int("API_KEY_ROTATION_GRACE_HOURS", defa
 PROCRASTINATE_AUTODISCOVER_MODULE_NAME = "jobs"
 # Every job's log lines carry a `job_<id>_<attempt>` id where requests carry theirs.
 PROCRASTINATE_WORKER_DEFAULTS = {
-    "task_middleware": [context.job_context_sync, context.job_context_async]
+    "task_middleware": [context.job_context_sync, context.job_context_async],
+    # New jobs arrive by LISTEN/NOTIFY at once, but a job scheduled for later (a retry, a
+    # simulator callback) is only found by polling: look every second, a cheap indexed query.
+    "fetch_job_polling_interval": env.float("JOB_POLL_INTERVAL_SECONDS", default=1.0),
 }
 # A worker whose heartbeat is older than this is not counted by /health/ready.
 WORKER_HEARTBEAT_MAX_AGE_SECONDS: int = env.int("WORKER_HEARTBEAT_MAX_AGE_SECONDS", default=60)
