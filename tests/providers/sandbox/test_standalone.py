@@ -6,13 +6,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 import requests
 
-from providers.sandbox.models import MtnTransaction
+from providers.sandbox.models import MtnCallbackAttempt, MtnTransaction
 from tests import live
 from tests.providers.sandbox.conftest import (
     API_KEY,
@@ -35,7 +37,9 @@ def simulator_process():
     env = {
         **os.environ,
         "DATABASE_URL": live.database_url(),
-        "WEB_CONCURRENCY": "1",
+        # Bounded database connections (4 x 4), however many clients call at once.
+        "WEB_CONCURRENCY": "4",
+        "GUNICORN_THREADS": "4",
         "LOG_LEVEL": "WARNING",
         "MTN_SIMULATOR_SUBSCRIPTION_KEYS": SUB_KEY,
         "MTN_SIMULATOR_USERS": f"{USER_ID}:{API_KEY}",
@@ -56,7 +60,7 @@ def simulator_process():
             try:
                 requests.get(f"{base}{BASE}/ready", timeout=1)
                 break
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening, or still booting its workers
                 assert process.poll() is None, process.communicate()[0]
                 time.sleep(0.1)
         yield base
@@ -84,3 +88,40 @@ def test_standalone_process_serves_the_simulator_on_the_shared_database(
 def test_standalone_process_serves_nothing_of_the_gateway(simulator_process) -> None:
     assert requests.get(f"{simulator_process}/health", timeout=5).status_code == 404
     assert requests.get(f"{simulator_process}/api/schema/", timeout=5).status_code == 404
+
+
+def test_two_hundred_concurrent_requests_are_neither_lost_nor_duplicated(
+    simulator_process, callback_server
+) -> None:
+    total = 200
+    token = MtnApi(requests_send(simulator_process)).token()
+    start = threading.Barrier(total)
+
+    def post(index: int) -> str:
+        api = MtnApi(requests_send(simulator_process, timeout=60))  # a session per client
+        body = api.money_body("260961234567", externalId=f"order-{index}")
+        start.wait()  # all 200 at once
+        reference, response = api.submit(
+            "/collection/v1_0/requesttopay",
+            token,
+            body,
+            callback_url=f"{callback_server.url}/cb/{index}",
+        )
+        assert response.status_code == 202, response.content
+        return reference
+
+    with ThreadPoolExecutor(total) as pool:
+        references = list(pool.map(post, range(total)))
+
+    assert len(set(references)) == total
+    stored = set(map(str, MtnTransaction.objects.values_list("reference_id", flat=True)))
+    assert stored == set(references)
+
+    run_worker(concurrency=4)
+
+    paths = sorted(callback.path for callback in callback_server.received)
+    assert paths == sorted(f"/cb/{index}" for index in range(total))
+    assert {callback.body["externalId"] for callback in callback_server.received} == {
+        f"order-{index}" for index in range(total)
+    }
+    assert MtnCallbackAttempt.objects.filter(status_code=200).count() == total
