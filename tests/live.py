@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from typing import Any
 
 from django.db import connection
 
@@ -18,3 +19,42 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+def run_worker(*, queues: list[str] | None = None, concurrency: int = 1) -> None:
+    """Run every due job with a real Procrastinate worker (the connector `manage.py
+    procrastinate worker` uses, with the app's own task middleware), then return."""
+    import asyncio
+
+    from asgiref.sync import sync_to_async
+    from django.db import connections
+    from procrastinate.contrib.django import app
+    from procrastinate.contrib.django.django_connector import DjangoConnector
+
+    connector = app.connector
+    assert isinstance(connector, DjangoConnector)
+    worker_app = app.with_connector(connector.get_worker_connector())
+    worker_app.run_worker(
+        queues=queues,
+        wait=False,
+        install_signal_handlers=False,
+        listen_notify=False,
+        concurrency=concurrency,
+        task_middleware=[
+            *worker_app.worker_defaults.get("task_middleware", []),
+            _close_connections_after,
+        ],
+    )
+    # The periodic deferrer used Django's connection in asgiref's thread-sensitive executor.
+    asyncio.run(sync_to_async(connections.close_all, thread_sensitive=True)())
+
+
+def _close_connections_after(call_next: Any, context: Any, worker: Any) -> Any:
+    # Job threads hold their own Django connections: close them, so the test database can be
+    # dropped at the end of the run.
+    from django.db import connections
+
+    try:
+        return call_next()
+    finally:
+        connections.close_all()

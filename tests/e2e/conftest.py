@@ -3,27 +3,16 @@ loopback, and a real Procrastinate worker driven from the test."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import pytest
 import requests
-from asgiref.sync import sync_to_async
-from django.db import connections
-from procrastinate.contrib.django import app
-from procrastinate.contrib.django.django_connector import DjangoConnector
 
 from payments import services
+from tests import live
 from tests.tenants.factories import issue_key
-
-
-def _close_connections_after(call_next, context, worker):
-    try:
-        return call_next()
-    finally:
-        connections.close_all()
 
 
 class Gateway:
@@ -33,9 +22,6 @@ class Gateway:
         self.base_url = base_url
         self.session = requests.Session()
         self.session.headers["Authorization"] = f"Bearer {secret}"
-        connector = app.connector
-        assert isinstance(connector, DjangoConnector)
-        self.worker_app = app.with_connector(connector.get_worker_connector())
 
     def create(self, msisdn: str, flow: str = "collection", **extra) -> dict:
         body = {
@@ -55,16 +41,7 @@ class Gateway:
     def run_jobs(self) -> None:
         """What the worker and its periodic poller do, once."""
         services.poll_due_payments()
-        self.worker_app.run_worker(
-            wait=False,
-            install_signal_handlers=False,
-            listen_notify=False,
-            task_middleware=[
-                *self.worker_app.worker_defaults.get("task_middleware", []),
-                _close_connections_after,
-            ],
-        )
-        asyncio.run(sync_to_async(connections.close_all, thread_sensitive=True)())
+        live.run_worker()
 
     def drive(self, public_id: str, until: Callable[[dict], bool], within: float = 20) -> dict:
         deadline = time.monotonic() + within

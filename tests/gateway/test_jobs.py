@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 
 import pytest
-from asgiref.sync import sync_to_async
 from django.core.cache import cache
-from django.db import connection, connections, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from procrastinate.contrib.django import app
-from procrastinate.contrib.django.django_connector import DjangoConnector
 from procrastinate.contrib.django.models import ProcrastinateJob
 
 from gateway import jobs
+from tests import live
 
 pytestmark = pytest.mark.django_db(transaction=True)  # a real worker needs committed rows
 
@@ -39,32 +37,8 @@ def _cache_keys() -> set[str]:
         return {row[0] for row in cursor.fetchall()}
 
 
-def _close_connections_after(call_next, context, worker):
-    # Job threads keep persistent Django connections (CONN_MAX_AGE); a test must close them,
-    # or the test database cannot be dropped at the end of the run.
-    try:
-        return call_next()
-    finally:
-        connections.close_all()
-
-
 def _run_worker() -> None:
-    # The same connector `manage.py procrastinate worker` uses (its own psycopg pool).
-    connector = app.connector
-    assert isinstance(connector, DjangoConnector)
-    worker_app = app.with_connector(connector.get_worker_connector())
-    worker_app.run_worker(
-        queues=["maintenance"],
-        wait=False,
-        install_signal_handlers=False,
-        listen_notify=False,
-        task_middleware=[
-            *worker_app.worker_defaults.get("task_middleware", []),
-            _close_connections_after,
-        ],
-    )
-    # The periodic deferrer used Django's connection in asgiref's thread-sensitive executor.
-    asyncio.run(sync_to_async(connections.close_all, thread_sensitive=True)())
+    live.run_worker(queues=["maintenance"])
 
 
 def test_job_deferred_in_rolled_back_transaction_never_runs() -> None:

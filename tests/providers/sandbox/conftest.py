@@ -3,7 +3,6 @@ receiver on 127.0.0.1 and a real Procrastinate worker."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import threading
@@ -14,15 +13,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
-from asgiref.sync import sync_to_async
-from django.db import connections
 from django.test import Client
 from django.utils import timezone
 from procrastinate.contrib.django import app
-from procrastinate.contrib.django.django_connector import DjangoConnector
 from procrastinate.contrib.django.models import ProcrastinateJob
 
 from providers.sandbox.models import MtnTransaction
+from tests import live
 
 BASE = "/sandbox/mtn"
 SUB_KEY = "collection-subscription-key-for-tests"
@@ -240,29 +237,9 @@ def callback_server():
         server.server_close()
 
 
-def _close_connections_after(call_next, context, worker):
-    # Job threads keep persistent Django connections; close them or the test database cannot
-    # be dropped at the end of the run.
-    try:
-        return call_next()
-    finally:
-        connections.close_all()
-
-
 def run_worker(concurrency: int = 1) -> None:
     """Run every due job of the sandbox queue with a real worker, then return."""
-    connector = app.connector
-    assert isinstance(connector, DjangoConnector)
-    worker_app = app.with_connector(connector.get_worker_connector())
-    worker_app.run_worker(
-        queues=["sandbox"],
-        wait=False,
-        install_signal_handlers=False,
-        listen_notify=False,
-        concurrency=concurrency,
-        task_middleware=[_close_connections_after],
-    )
-    asyncio.run(sync_to_async(connections.close_all, thread_sensitive=True)())
+    live.run_worker(queues=["sandbox"], concurrency=concurrency)
 
 
 def callback_jobs(reference: str):
