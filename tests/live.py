@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import socket
 from typing import Any
+from urllib.parse import quote
 
 from django.db import connection
 
 
 def database_url() -> str:
-    """A DATABASE_URL for the test database, for child processes."""
+    """A DATABASE_URL for the test database, for child processes (TCP or Unix socket)."""
     params = connection.settings_dict
-    return f"postgresql://{params['USER']}:@/{params['NAME']}?host={params['HOST']}"
+    user, password = quote(params["USER"] or "", safe=""), quote(params["PASSWORD"] or "", safe="")
+    auth = f"{user}:{password}@" if user else ""
+    host, port = params["HOST"] or "", str(params["PORT"] or "")
+    if host.startswith("/"):  # a socket directory goes in the query, as libpq reads it
+        query = f"?host={host}" + (f"&port={port}" if port else "")
+        return f"postgresql://{auth}/{params['NAME']}{query}"
+    return f"postgresql://{auth}{host}{':' + port if port else ''}/{params['NAME']}"
 
 
 def free_port() -> int:
