@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
+
+import report  # bench/report.py: the script's own folder is first on sys.path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -44,11 +45,6 @@ def _point_at_bench_database() -> str:
         connection.execute(f'CREATE DATABASE "{BENCH_DB}"')
     os.environ["DATABASE_URL"] = path.rsplit("/", 1)[0] + f"/{BENCH_DB}" + suffix
     return admin
-
-
-def _percentile(samples: list[float], fraction: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
 def main() -> None:
@@ -96,11 +92,7 @@ def main() -> None:
     with psycopg.connect(admin, autocommit=True) as connection:
         connection.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
 
-    base = statistics.median(timings["bare"])
-    print(f"{'case':<8} {'median ms':>10} {'p99 ms':>8} {'x bare':>7}   ({count} requests each)")
-    for name, samples in timings.items():
-        median = statistics.median(samples)
-        print(f"{name:<8} {median:>10.3f} {_percentile(samples, 0.99):>8.3f} {median / base:>7.2f}")
+    report.print_table(timings, baseline="bare")
 
 
 if __name__ == "__main__":

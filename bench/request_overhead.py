@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import report  # bench/report.py: the script's own folder is first on sys.path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gateway.settings")
@@ -41,11 +42,6 @@ from tenants import services  # noqa: E402
 
 class _Rollback(Exception):
     pass
-
-
-def _percentile(samples: list[float], fraction: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
 def main() -> None:
@@ -77,12 +73,7 @@ def main() -> None:
             raise _Rollback
     except _Rollback:
         pass
-    base = statistics.median(timings["bare"])
-    print(f"{'case':<10} {'median ms':>10} {'p99 ms':>8} {'x bare':>7}   ({count} requests each)")
-    for name, samples in timings.items():
-        median = statistics.median(samples)
-        p99 = _percentile(samples, 0.99)
-        print(f"{name:<10} {median:>10.3f} {p99:>8.3f} {median / base:>7.2f}")
+    report.print_table(timings, baseline="bare")
 
 
 if __name__ == "__main__":

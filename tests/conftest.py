@@ -74,6 +74,18 @@ def _fresh_adapters():
 
 
 @pytest.fixture
+def staff(db):
+    """A logged-in superuser of the ops back-office."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    user = get_user_model().objects.create_superuser("ops", "ops@example.zm", "a-long-password")
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
 def client_for():
     """An API client authenticated with the given secret key."""
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 
 from django.contrib import admin
-from django.db import models
 from django.http import HttpRequest
 
+from gateway.admin import ReadOnlyAdmin
 from providers.sandbox.models import (
     MtnAccessToken,
     MtnApiUser,
@@ -15,22 +15,6 @@ from providers.sandbox.models import (
     MtnRejectedAttempt,
     MtnTransaction,
 )
-
-M = TypeVar("M", bound=models.Model)
-
-
-class ReadOnlyAdmin(admin.ModelAdmin[M]):
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return [field.name for field in self.model._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(MtnApiUser)

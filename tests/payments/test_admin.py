@@ -1,8 +1,6 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.test import Client
 from django.utils import timezone
 from procrastinate.contrib.django.models import ProcrastinateJob
 
@@ -11,14 +9,6 @@ from tests.payments.factories import PaymentFactory
 from webhooks.models import InboundCallback
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def staff() -> Client:
-    user = get_user_model().objects.create_superuser("ops", "ops@example.zm", "a-long-password")
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def test_payment_page_shows_its_timeline(staff) -> None:

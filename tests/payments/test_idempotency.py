@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from unittest import mock
 
@@ -18,6 +19,20 @@ from tests.tenants.factories import issue_key
 pytestmark = pytest.mark.django_db
 
 BODY = {"amount": "150.00", "msisdn": "0961234567", "external_id": "order-1042"}
+
+
+def _in_progress_key(test_key, *, locked_at):
+    """A key held by a request for BODY that started at `locked_at` and has not finished."""
+    return IdempotencyKey.objects.create(
+        tenant=test_key.api_key.tenant,
+        mode="test",
+        key="key-1",
+        method="POST",
+        path="/api/v1/payments",
+        fingerprint=idempotency.fingerprint(json.dumps(BODY).encode()),
+        locked_at=locked_at,
+        expires_at=timezone.now() + timedelta(hours=24),
+    )
 
 
 def post(client, body=None, key="key-1", **headers):
@@ -73,18 +88,7 @@ def test_same_key_on_another_path_is_422(api) -> None:
 
 
 def test_key_in_flight_is_409_with_retry_after(api, test_key) -> None:
-    IdempotencyKey.objects.create(
-        tenant=test_key.api_key.tenant,
-        mode="test",
-        key="key-1",
-        method="POST",
-        path="/api/v1/payments",
-        fingerprint=idempotency.fingerprint(
-            b'{"amount":"150.00","external_id":"order-1042","msisdn":"0961234567"}'
-        ),
-        locked_at=timezone.now(),
-        expires_at=timezone.now() + timedelta(hours=24),
-    )
+    _in_progress_key(test_key, locked_at=timezone.now())
 
     response = post(api)
 
@@ -94,18 +98,7 @@ def test_key_in_flight_is_409_with_retry_after(api, test_key) -> None:
 
 
 def test_a_stale_lock_is_taken_over_after_the_lease(api, test_key) -> None:
-    IdempotencyKey.objects.create(
-        tenant=test_key.api_key.tenant,
-        mode="test",
-        key="key-1",
-        method="POST",
-        path="/api/v1/payments",
-        fingerprint=idempotency.fingerprint(
-            b'{"amount":"150.00","external_id":"order-1042","msisdn":"0961234567"}'
-        ),
-        locked_at=timezone.now() - timedelta(seconds=91),
-        expires_at=timezone.now() + timedelta(hours=24),
-    )
+    _in_progress_key(test_key, locked_at=timezone.now() - timedelta(seconds=91))
 
     response = post(api)
 

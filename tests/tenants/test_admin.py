@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.contrib.messages import get_messages
 from django.test import Client
 
@@ -14,14 +13,6 @@ from tenants.models import ApiKey, Tenant
 from tests.tenants.factories import TenantFactory, issue_key
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def staff() -> Client:
-    user = get_user_model().objects.create_superuser("ops", "ops@example.zm", "a-long-password")
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def _action(staff: Client, url: str, action: str, pks: list[object]) -> list[str]:
