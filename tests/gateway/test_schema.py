@@ -46,3 +46,19 @@ def test_schema_describes_the_list_envelope() -> None:
     response = schema["paths"]["/api/v1/api-keys"]["get"]["responses"]["200"]
     ref = response["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
     assert set(schema["components"]["schemas"][ref]["properties"]) == {"object", "data"}
+
+
+def test_operations_document_problem_responses_and_the_idempotency_key() -> None:
+    schema = Client().get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+
+    create = schema["paths"]["/api/v1/payments"]["post"]
+    retrieve = schema["paths"]["/api/v1/payments/{public_id}"]["get"]
+    problem = {"$ref": "#/components/schemas/Problem"}
+    assert create["responses"]["422"]["content"]["application/problem+json"]["schema"] == problem
+    assert {"400", "401", "409", "429"} <= create["responses"].keys()
+    assert "Idempotency-Key" in [p["name"] for p in create["parameters"]]
+    assert "Idempotency-Key" not in [p["name"] for p in retrieve.get("parameters", [])]
+    assert (
+        "idempotency_key_mismatch"
+        in schema["components"]["schemas"]["Problem"]["properties"]["code"]["enum"]
+    )

@@ -100,3 +100,32 @@ def test_cors_allows_only_configured_origins(settings) -> None:
 
     assert allowed["Access-Control-Allow-Origin"] == "https://shop.example.zm"
     assert "Access-Control-Allow-Origin" not in refused
+
+
+def test_rate_limit_counters_move_to_redis_when_redis_url_is_set() -> None:
+    script = (
+        "import django; django.setup(); from django.conf import settings; "
+        "print(settings.CACHES['default']['BACKEND'], settings.CACHES['default']['LOCATION'])"
+    )
+    clean = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    with_redis = subprocess.run(
+        [sys.executable, "-c", script],
+        env={
+            **clean,
+            "DJANGO_SETTINGS_MODULE": "gateway.settings",
+            "REDIS_URL": "redis://127.0.0.1:6379/3",
+        },
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert with_redis.stdout.split() == [
+        "django.core.cache.backends.redis.RedisCache",
+        "redis://127.0.0.1:6379/3",
+    ]
+
+
+def test_default_cache_is_the_shared_database_cache(settings) -> None:
+    assert settings.CACHES["default"]["BACKEND"] == "django.core.cache.backends.db.DatabaseCache"

@@ -1,0 +1,73 @@
+"""Schema additions every API operation shares: problem+json errors and Idempotency-Key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway import errors
+
+_MUTATING = {"post", "put", "patch", "delete"}
+_PROBLEM: dict[str, Any] = {
+    "type": "object",
+    "description": "RFC 9457 problem details. `code` is stable; see /errors/ for the list.",
+    "required": ["type", "title", "status", "detail", "code", "retryable", "request_id"],
+    "properties": {
+        "type": {"type": "string", "example": "/errors/validation_error"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "code": {"type": "string"},  # its enum is filled in when the schema is built
+        "retryable": {"type": "boolean"},
+        "request_id": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "description": "Validation errors only.",
+            "items": {
+                "type": "object",
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    },
+}
+_IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Retry with the same key and body to get the first answer again, byte for "
+    "byte (Idempotent-Replayed: true). 1-255 printable ASCII characters; kept 24 h.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+}
+_DESCRIPTIONS = {
+    "400": "Invalid request (validation errors list each field)",
+    "401": "Missing, invalid, revoked or expired API key",
+    "403": "X-Tenant-ID does not match the key",
+    "404": "Not found (another tenant's or mode's objects are not found either)",
+    "409": "Conflict: duplicate external_id, or the Idempotency-Key is in use",
+    "422": "Idempotency-Key reused with a different request",
+    "429": "Rate limit exceeded (see Retry-After)",
+}
+
+
+def add_problems_and_idempotency(
+    result: dict[str, Any], generator: Any, request: Any, public: bool
+) -> dict[str, Any]:
+    """drf-spectacular POSTPROCESSING_HOOK."""
+    # Every error class is registered by now (all views, and so all apps' errors, are loaded).
+    codes_enum = {"type": "string", "enum": sorted(errors.GatewayError.registry)}
+    schema = {**_PROBLEM, "properties": {**_PROBLEM["properties"], "code": codes_enum}}
+    result.setdefault("components", {}).setdefault("schemas", {})["Problem"] = schema
+    problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for path, operations in result.get("paths", {}).items():
+        if not path.startswith("/api/v1/"):
+            continue
+        for method, operation in operations.items():
+            codes = ["400", "404", "429"]
+            if operation.get("security"):
+                codes += ["401", "403"]
+            if method in _MUTATING:
+                codes += ["409", "422"]
+                operation.setdefault("parameters", []).append(_IDEMPOTENCY_KEY)
+            responses = operation.setdefault("responses", {})
+            for code in sorted(codes):
+                responses.setdefault(code, {"description": _DESCRIPTIONS[code], "content": problem})
+    return result
