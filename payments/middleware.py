@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
+from django.urls import Resolver404, resolve
 
 from gateway import errors
 from payments import idempotency
@@ -15,13 +16,20 @@ _MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 
 
 def _applies(request: HttpRequest) -> bool:
-    return (
+    if not (
         request.method in _MUTATING
         and request.path.startswith("/api/v1/")
         # Operators' callbacks carry no API key and are idempotent by design.
         and not request.path.startswith("/api/v1/webhooks/")
         and "Idempotency-Key" in request.headers
-    )
+    ):
+        return False
+    # An unknown path or a method the view lacks gets its plain 404/405: no key is spent.
+    try:
+        view_class = getattr(resolve(request.path).func, "view_class", None)
+    except Resolver404:
+        return False
+    return view_class is not None and hasattr(view_class, (request.method or "").lower())
 
 
 class IdempotencyMiddleware:

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -42,7 +42,18 @@ class PaymentCursorPagination(CursorPagination):
 
 
 class PaymentListCreateView(APIView):
-    @extend_schema(parameters=[PaymentFilterSerializer], responses=PaymentSerializer(many=True))
+    @extend_schema(
+        parameters=[PaymentFilterSerializer],
+        responses=inline_serializer(
+            "PaymentList",
+            {
+                "object": serializers.CharField(default="list"),
+                "data": PaymentSerializer(many=True),
+                "next": serializers.URLField(allow_null=True),
+                "previous": serializers.URLField(allow_null=True),
+            },
+        ),
+    )
     def get(self, request: Request) -> Response:
         caller = caller_of(request)
         filters = PaymentFilterSerializer(data=request.query_params)

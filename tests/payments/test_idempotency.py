@@ -178,3 +178,12 @@ def test_purge_removes_expired_completed_keys_but_never_one_in_progress(api, tes
     assert purged == 1
     assert set(IdempotencyKey.objects.values_list("key", flat=True)) == {"running", "fresh"}
     assert IdempotencyKey.objects.get(pk=in_progress.pk).state == IdempotencyState.IN_PROGRESS
+
+
+def test_wrong_method_or_unknown_path_is_405_or_404_and_spends_no_key(api) -> None:
+    wrong_method = api.put("/api/v1/payments", BODY, format="json", HTTP_IDEMPOTENCY_KEY="k-405")
+    unknown = api.post("/api/v1/nothing-here", BODY, format="json", HTTP_IDEMPOTENCY_KEY="k-404")
+
+    assert_problem(wrong_method, 405, "method_not_allowed")
+    assert_problem(unknown, 404, "not_found")
+    assert not IdempotencyKey.objects.exists()
