@@ -82,7 +82,7 @@ class PaymentSerializer(serializers.ModelSerializer[Payment]):
     failure_code = serializers.SerializerMethodField()
     failure_message = serializers.SerializerMethodField()
     refund_of: serializers.SlugRelatedField[Payment] = serializers.SlugRelatedField(
-        slug_field="public_id", read_only=True
+        slug_field="public_id", read_only=True, allow_null=True
     )
 
     class Meta:

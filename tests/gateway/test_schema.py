@@ -62,3 +62,12 @@ def test_operations_document_problem_responses_and_the_idempotency_key() -> None
         "idempotency_key_mismatch"
         in schema["components"]["schemas"]["Problem"]["properties"]["code"]["enum"]
     )
+
+
+def test_payment_schema_marks_the_fields_that_can_be_null() -> None:
+    schema = Client().get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    payment = schema["components"]["schemas"]["Payment"]["properties"]
+
+    for field in ("refund_of", "provider_transaction_id", "failure_code", "failure_message"):
+        assert payment[field].get("nullable") is True, field
+    assert payment["completed_at"].get("nullable") is True
