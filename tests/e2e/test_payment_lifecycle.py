@@ -249,3 +249,29 @@ def test_account_holder_lookup(gateway) -> None:
     assert active.json()["given_name"]
     assert unknown.json()["active"] is False
     assert invalid.status_code == 400
+
+
+def test_refund_of_a_collection_end_to_end(gateway) -> None:
+    collected = gateway.drive(gateway.create("0961234567")["id"], final)
+    assert collected["status"] == "SUCCESSFUL"
+
+    response = gateway.session.post(
+        f"{gateway.base_url}/api/v1/payments/{collected['id']}/refund",
+        json={"amount": "50.00"},
+        headers={"Idempotency-Key": "refund-1"},
+        timeout=10,
+    )
+    assert response.status_code == 201, response.text
+    refund = gateway.drive(response.json()["id"], final)
+
+    assert (refund["flow"], refund["status"], refund["refund_of"]) == (
+        "refund",
+        "SUCCESSFUL",
+        collected["id"],
+    )
+    assert refund["amount"] == "50.00"
+    calls = Payment.objects.get(public_id=refund["id"]).provider_calls.all()
+    assert calls[0].operation == "refund"
+    assert calls[0].request_body["referenceIdToRefund"] == str(
+        Payment.objects.get(public_id=collected["id"]).provider_reference
+    )
