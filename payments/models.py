@@ -125,6 +125,7 @@ class Payment(models.Model):
             models.Index(fields=["tenant", "mode", "-created_at", "-id"], name="payment_list_idx"),
             models.Index(fields=["tenant", "mode", "status"], name="payment_status_idx"),
             models.Index(fields=["tenant", "mode", "msisdn"], name="payment_msisdn_idx"),
+            models.Index(fields=["completed_at"], name="payment_completed_idx"),  # metrics
             # The poller's query: due payments among the (few) pending ones.
             models.Index(
                 fields=["next_poll_at"],

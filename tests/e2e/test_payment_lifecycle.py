@@ -272,6 +272,7 @@ def test_refund_of_a_collection_end_to_end(gateway) -> None:
     assert refund["amount"] == "50.00"
     calls = Payment.objects.get(public_id=refund["id"]).provider_calls.all()
     assert calls[0].operation == "refund"
+    assert calls[0].request_body is not None
     assert calls[0].request_body["referenceIdToRefund"] == str(
         Payment.objects.get(public_id=collected["id"]).provider_reference
     )

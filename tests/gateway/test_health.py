@@ -84,3 +84,24 @@ def test_metrics_expose_request_and_database_metrics(api) -> None:
 
     assert "django_http_requests_total_by_view_transport_method_total" in text
     assert 'django_db_execute_total{alias="default",vendor="postgresql"}' in text
+
+
+@pytest.mark.django_db
+def test_metrics_expose_business_gauges_from_the_database() -> None:
+    from django.utils import timezone as tz
+
+    from tests.payments.factories import PaymentFactory
+
+    PaymentFactory.create()
+    PaymentFactory.create(status="FAILED", failure_code="expired", completed_at=tz.now())
+
+    text = Client().get("/metrics").content.decode()
+
+    assert 'gateway_payments_pending{mode="test",provider="mtn"} 1.0' in text
+    assert "gateway_payment_oldest_pending_seconds{" in text
+    assert (
+        'gateway_payments_completed_recently{failure_code="expired",mode="test",'
+        'provider="mtn",status="FAILED"} 1.0'
+    ) in text
+    assert 'gateway_circuit_breaker_open{mode="live",provider="mtn"} 0.0' in text
+    assert "# TYPE gateway_jobs gauge" in text
