@@ -24,6 +24,13 @@ class PaymentNotFound(GatewayError):
     retryable = False
 
 
+class OperatorUnavailable(GatewayError):
+    status = 503
+    code = "provider_unavailable"
+    title = "The operator did not answer; try again shortly"
+    retryable = True
+
+
 class RefundNotAllowed(GatewayError):
     status = 409
     code = "refund_not_allowed"

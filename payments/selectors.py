@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 
 from django.db.models import QuerySet
 
 from payments import errors
 from payments.models import Payment
+from providers import registry, routing
+from providers.base import ProviderError
 from tenants.models import Mode, Tenant
 
 
@@ -19,6 +22,20 @@ def get_payment(*, tenant: Tenant, mode: Mode | str, public_id: str) -> Payment:
     if payment is None:
         raise errors.PaymentNotFound(f"No payment {public_id}.")
     return payment
+
+
+def get_account_holder(*, mode: Mode | str, msisdn: str) -> dict[str, object]:
+    """Ask the number's operator whether the wallet is active (and whose it is).
+
+    A read that calls the operator: never from inside a transaction.
+    """
+    provider = routing.route_msisdn(msisdn)
+    registry.require_adapter(provider)
+    try:
+        holder = registry.get_adapter(provider, mode).account_holder(msisdn)
+    except ProviderError as exc:
+        raise errors.OperatorUnavailable(exc.message) from exc
+    return {**dataclasses.asdict(holder), "provider": provider}
 
 
 def list_payments(

@@ -17,7 +17,6 @@ from payments.serializers import (
     PaymentSerializer,
     RefundCreateSerializer,
 )
-from providers import registry, routing
 from providers.serializers import MsisdnField
 from tenants.authentication import caller_of
 
@@ -104,7 +103,5 @@ class AccountView(APIView):
     def get(self, request: Request, msisdn: str) -> Response:
         caller = caller_of(request)
         number = MsisdnField().run_validation(msisdn)
-        provider = routing.route_msisdn(number)
-        holder = registry.get_adapter(provider, caller.mode).account_holder(number)
-        body = {**holder.__dict__, "provider": provider}
+        body = selectors.get_account_holder(mode=caller.mode, msisdn=number)
         return Response(AccountHolderSerializer(body).data)

@@ -167,3 +167,23 @@ def test_another_tenants_or_modes_payment_is_404(client_for, test_key) -> None:
             "payment_not_found",
         )
     assert client.get("/api/v1/payments").json()["data"] == []
+
+
+def test_account_lookup_for_an_operator_without_adapter_is_400(api) -> None:
+    assert_problem(api.get("/api/v1/accounts/0971234567"), 400, "unsupported_operator")
+
+
+def test_account_lookup_when_the_operator_is_down_is_503_retryable(api, settings) -> None:
+    import responses
+
+    settings.MTN_RETRY_INITIAL_SECONDS = 0
+    settings.MTN_RETRY_MAX_SECONDS = 0
+    base = settings.MTN["test"]["BASE_URL"]
+    with responses.RequestsMock() as mtn:
+        mtn.post(f"{base}/collection/token/", status=503, json={"code": "SERVICE_UNAVAILABLE"})
+
+        problem = assert_problem(
+            api.get("/api/v1/accounts/0961234567"), 503, "provider_unavailable"
+        )
+
+    assert problem["retryable"] is True
