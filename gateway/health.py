@@ -72,7 +72,12 @@ class LiveView(_Probe):
 
 class ReadyView(_Probe):
     def get(self, request: Request) -> Response:
-        checks: dict[str, Any] = {"database": "unreachable", "migrations": "unknown", "jobs": {}}
+        checks: dict[str, Any] = {
+            "database": "unreachable",
+            "migrations": "unknown",
+            "jobs": {},
+            "providers": {},  # breaker states live in the shared cache, i.e. the database
+        }
         ready = database_ok()
         if ready:
             checks["database"] = "ok"
@@ -80,11 +85,11 @@ class ReadyView(_Probe):
             workers = live_workers()
             checks["migrations"] = "ok" if applied else "pending"
             checks["jobs"] = {"status": "ok" if workers else "no_worker", "workers": workers}
+            checks["providers"] = registry.breaker_states()
             ready = applied and workers > 0
         body = {
             "status": "ok" if ready else "fail",
             **checks,
-            "providers": registry.breaker_states(),
             "uptime": round(time.monotonic() - STARTED_AT, 1),
         }
         return Response(body, status=200 if ready else 503)

@@ -43,10 +43,10 @@ class PaymentsCollector(Collector):
         try:
             yield from self._payments()
             yield from self._jobs()
+            yield from self._breakers()
         except DatabaseError:
             # /metrics must answer even when PostgreSQL does not; the db metrics show why.
             logger.warning("business metrics unavailable: database error", exc_info=True)
-        yield from self._breakers()
 
     def _payments(self) -> Iterator[GaugeMetricFamily]:
         now = timezone.now()

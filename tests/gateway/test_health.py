@@ -105,3 +105,21 @@ def test_metrics_expose_business_gauges_from_the_database() -> None:
     ) in text
     assert 'gateway_circuit_breaker_open{mode="live",provider="mtn"} 0.0' in text
     assert "# TYPE gateway_jobs gauge" in text
+
+
+def test_ready_and_metrics_answer_when_the_database_is_down(monkeypatch) -> None:
+    from django.db import OperationalError
+    from django.db.backends.base.base import BaseDatabaseWrapper
+
+    def refuse(self, *args, **kwargs):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(BaseDatabaseWrapper, "ensure_connection", refuse)
+
+    ready = Client().get("/health/ready")
+    metrics = Client().get("/metrics")
+
+    assert ready.status_code == 503
+    assert ready.json()["database"] == "unreachable"
+    assert metrics.status_code == 200
+    assert Client().get("/health").status_code == 200
