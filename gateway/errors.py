@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
 from rest_framework import exceptions as drf
 
@@ -166,6 +167,13 @@ class RateLimited(GatewayError):
     retryable = True
 
 
+class ServiceUnavailable(GatewayError):
+    status = 503
+    code = "service_unavailable"
+    title = "The service is temporarily unavailable"
+    retryable = True
+
+
 def problem_response(error: GatewayError) -> HttpResponse:
     body: dict[str, Any] = {
         "type": f"{PROBLEM_TYPE_PATH}{error.code}",
@@ -219,6 +227,11 @@ def as_gateway_error(exc: Exception) -> GatewayError | None:
         return RateLimited(
             f"Rate limit exceeded; retry in {wait} s.", headers={"Retry-After": str(wait)}
         )
+    if isinstance(exc, OperationalError | InterfaceError):
+        # The database is unreachable or restarting: nothing was done, and a retry (with the
+        # same Idempotency-Key) is the right move.
+        logger.error("database unavailable", exc_info=exc)
+        return ServiceUnavailable(headers={"Retry-After": "5"})
     if isinstance(exc, drf.MethodNotAllowed):
         return MethodNotAllowed(str(exc.detail))
     simple: list[tuple[type[Exception], type[GatewayError]]] = [

@@ -92,3 +92,19 @@ def test_error_type_uris_resolve_to_the_catalogue() -> None:
         "title": "The API key has been revoked",
         "retryable": False,
     }
+
+
+def test_database_outage_in_an_api_view_is_503_retryable(monkeypatch) -> None:
+    from django.db import OperationalError
+    from django.db.backends.base.base import BaseDatabaseWrapper
+
+    def refuse(self, *args, **kwargs):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(BaseDatabaseWrapper, "ensure_connection", refuse)
+
+    response = APIClient().get("/api/v1/api-keys", HTTP_AUTHORIZATION="Bearer sk_test_" + "a" * 40)
+
+    body = assert_problem(response, 503, "service_unavailable")
+    assert body["retryable"] is True
+    assert response["Retry-After"] == "5"
