@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.urls import Resolver404, resolve
 
@@ -51,7 +51,8 @@ class IdempotencyMiddleware:
                 path=request.path,
                 body=request.body,
             )
-        except errors.GatewayError as error:
+        except (errors.GatewayError, OperationalError, InterfaceError) as exc:
+            error = errors.as_gateway_error(exc) or errors.GatewayError()
             return errors.problem_response(error)
         if claim.replay is not None:
             return claim.replay

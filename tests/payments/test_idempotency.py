@@ -187,3 +187,15 @@ def test_wrong_method_or_unknown_path_is_405_or_404_and_spends_no_key(api) -> No
     assert_problem(wrong_method, 405, "method_not_allowed")
     assert_problem(unknown, 404, "not_found")
     assert not IdempotencyKey.objects.exists()
+
+
+def test_database_outage_while_claiming_is_503_retryable(api, monkeypatch) -> None:
+    from django.db import OperationalError
+
+    def refuse(**kwargs):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(idempotency, "claim", refuse)
+
+    body = assert_problem(post(api), 503, "service_unavailable")
+    assert body["retryable"] is True
