@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from gateway.db import ensure_outside_transaction
 from providers.sandbox import jobs
 from providers.sandbox.models import (
     MtnAccessToken,
@@ -202,8 +203,7 @@ def submit_transaction(
 
 def deliver_callback(*, transaction_id: int) -> MtnCallbackAttempt:
     """POST the callback once (MTN's sandbox does not retry) and log the attempt."""
-    with transaction.atomic(durable=True):
-        pass  # raises if a caller holds a transaction: no row locks during the HTTP call
+    ensure_outside_transaction()  # no row locks held during the HTTP call
     row = MtnTransaction.objects.get(pk=transaction_id)
     body = bodies.callback_body(row)
     status_code: int | None = None
