@@ -18,6 +18,28 @@ CONFIGURED_CONN_MAX_AGE: int | None = None
 
 
 @pytest.fixture(scope="session", autouse=True)
+def _loopback_only():
+    """Tests may only reach 127.0.0.1 / ::1 (and Unix sockets): never an outside address."""
+    import ipaddress
+    import socket
+
+    real_connect = socket.socket.connect
+
+    def guarded_connect(self, address):
+        if self.family in (socket.AF_INET, socket.AF_INET6):
+            host = address[0]
+            if not ipaddress.ip_address(
+                socket.gethostbyname(host) if host == "localhost" else host
+            ).is_loopback:
+                raise ConnectionRefusedError(f"tests may not connect to {host}: loopback only")
+        return real_connect(self, address)
+
+    socket.socket.connect = guarded_connect  # type: ignore[method-assign]
+    yield
+    socket.socket.connect = real_connect  # type: ignore[method-assign]
+
+
+@pytest.fixture(scope="session", autouse=True)
 def _short_lived_connections():
     """Live-server and worker threads would each keep a persistent connection until garbage
     collection; in tests that exhausts PostgreSQL's max_connections. Close after each use."""
