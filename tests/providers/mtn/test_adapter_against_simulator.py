@@ -190,3 +190,23 @@ def test_a_repeated_reference_is_accepted_once(adapter) -> None:
     assert first.outcome is second.outcome is Outcome.PENDING
     assert second.calls[-1].status_code == 409
     assert MtnTransaction.objects.filter(reference_id=sent.reference).count() == 1
+
+
+def test_pointed_at_a_sandbox_environment_the_adapter_sends_its_currency(live_server) -> None:
+    # MTN's real sandbox accepts only EUR; the payment itself stays in ZMW.
+    config = {
+        **settings.MTN["test"],
+        "BASE_URL": f"{live_server.url}/sandbox/mtn",
+        "TARGET_ENVIRONMENT": "sandbox",
+        "CURRENCY": "EUR",
+    }
+    adapter = MtnAdapter(mode="test", config=config)
+    sent = _instruction("260961234567")
+
+    assert adapter.request_payment(sent).outcome is Outcome.PENDING
+    assert _settle(adapter, sent).outcome is Outcome.SUCCESSFUL
+    assert MtnTransaction.objects.get(reference_id=sent.reference).currency == "EUR"
+
+    in_zmw = MtnAdapter(mode="test", config={**config, "CURRENCY": ""})
+    with pytest.raises(PermanentError):  # MTN's sandbox refuses ZMW: INVALID_CURRENCY
+        in_zmw.request_payment(_instruction("260961234567"))
