@@ -79,23 +79,17 @@ class TenantAdmin(admin.ModelAdmin[Tenant]):
 
     @admin.action(description="Issue a new test key")
     def issue_test_key(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> None:
-        for tenant in queryset:
-            _show_secret(
-                request,
-                services.issue_api_key(
-                    tenant=tenant, mode=Mode.TEST, name="admin", actor=staff_actor(request)
-                ),
-            )
+        self._issue(request, queryset, Mode.TEST)
 
     @admin.action(description="Issue a new live key")
     def issue_live_key(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> None:
+        self._issue(request, queryset, Mode.LIVE)
+
+    def _issue(self, request: HttpRequest, queryset: QuerySet[Tenant], mode: Mode) -> None:
+        actor = staff_actor(request)
         for tenant in queryset:
-            _show_secret(
-                request,
-                services.issue_api_key(
-                    tenant=tenant, mode=Mode.LIVE, name="admin", actor=staff_actor(request)
-                ),
-            )
+            issued = services.issue_api_key(tenant=tenant, mode=mode, name="admin", actor=actor)
+            _show_secret(request, issued)
 
 
 @admin.register(ApiKey)

@@ -7,7 +7,6 @@ from decimal import Decimal
 
 import pytest
 import requests
-import responses
 from django.conf import settings
 from django.utils import timezone
 
@@ -17,6 +16,7 @@ from payments import errors, services
 from payments.models import Flow, Payment, Status
 from providers.base import FailureCode, Outcome, ProviderResult
 from tests.payments.factories import PaymentFactory
+from tests.providers.mtn.fake import mtn_with_tokens
 
 pytestmark = pytest.mark.django_db
 
@@ -32,10 +32,8 @@ def _fast(settings):
 
 @pytest.fixture
 def mtn():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        for product in ("collection", "disbursement"):
-            rsps.post(f"{BASE}/{product}/token/", json={"access_token": "t", "expires_in": 3600})
-        yield rsps
+    with mtn_with_tokens(BASE) as fake:
+        yield fake
 
 
 def _requests_to_pay(mtn) -> list:

@@ -24,6 +24,7 @@ from providers.base import (
     RetryableError,
 )
 from providers.mtn.adapter import MtnAdapter
+from tests.providers.mtn.fake import mtn_with_tokens
 
 BASE = "http://127.0.0.1:1/mtn"  # never reached: `responses` answers every call
 CONFIG = {
@@ -54,17 +55,8 @@ def _fast_retries(settings):
 
 @pytest.fixture
 def mocked():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        for product in ("collection", "disbursement"):
-            rsps.post(
-                f"{BASE}/{product}/token/",
-                json={
-                    "access_token": f"token-{product}",
-                    "token_type": "access_token",
-                    "expires_in": 3600,
-                },
-            )
-        yield rsps
+    with mtn_with_tokens(BASE) as fake:
+        yield fake
 
 
 @pytest.fixture
@@ -461,3 +453,40 @@ def test_breaker_changes_are_visible_to_other_processes_through_health(
     providers = client.get("/health/ready").json()["providers"]
 
     assert providers == {"mtn": {"test": "open", "live": "closed"}}
+
+
+def test_one_token_is_fetched_and_shared_when_threads_start_together(mocked, adapter) -> None:
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    mocked.post(RTP, status=202)
+    start = threading.Barrier(10)
+
+    def pay(_: int) -> Outcome:
+        start.wait()
+        return adapter.request_payment(instruction()).outcome
+
+    with ThreadPoolExecutor(10) as pool:
+        outcomes = list(pool.map(pay, range(10)))
+
+    assert outcomes == [Outcome.PENDING] * 10
+    assert len(calls_to(mocked, f"{BASE}/collection/token/")) == 1
+    assert len(calls_to(mocked, RTP)) == 10
+
+
+def test_each_kind_of_call_has_its_own_connect_and_read_timeouts(mocked, adapter, settings) -> None:
+    settings.MTN_CONNECT_TIMEOUT = 2.5
+    settings.MTN_READ_TIMEOUT_TOKEN = 7.0
+    settings.MTN_READ_TIMEOUT_PAYMENT = 20.0
+    settings.MTN_READ_TIMEOUT_STATUS = 4.0
+    sent = instruction()
+    mocked.post(RTP, status=202)
+    mocked.get(f"{RTP}/{sent.reference}", json={"status": "PENDING"})
+
+    adapter.request_payment(sent)
+    adapter.fetch_status(sent)
+
+    timeouts = {call.request.url: call.request.req_kwargs["timeout"] for call in mocked.calls}
+    assert timeouts[f"{BASE}/collection/token/"] == (2.5, 7.0)
+    assert timeouts[RTP] == (2.5, 20.0)
+    assert timeouts[f"{RTP}/{sent.reference}"] == (2.5, 4.0)
