@@ -25,11 +25,16 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt $(VENV)/.runtime
 
 # Operators (and the built-in simulator) call back to this address.
 export PUBLIC_BASE_URL ?= http://$(CURL_HOST):$(PORT)
+export VAR_DIR ?= $(CURDIR)/var
+# Worker processes for operator calls (each runs WORKER_CONCURRENCY jobs at once).
+WORKER_PROCESSES ?= 1
 
+# supervisord runs web, workers and scheduler, restarting any that dies (deploy/supervisord.conf).
 run: $(VENV)/.runtime
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py demo_tenant --base-url http://$(CURL_HOST):$(PORT)
-	HOST=$(HOST) GATEWAY_PORT=$(PORT) exec $(VENV)/bin/honcho start --no-prefix -f Procfile
+	HOST=$(HOST) GATEWAY_PORT=$(PORT) WORKER_PROCESSES=$(WORKER_PROCESSES) \
+	  VENV_BIN=$(CURDIR)/$(VENV)/bin exec $(VENV)/bin/supervisord -c deploy/supervisord.conf
 
 test: $(VENV)/.dev
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -9,6 +9,14 @@ from procrastinate.contrib.django import app
 from gateway import services
 
 
+@app.periodic(cron=f"*/{settings.JOB_RECOVERY_INTERVAL_SECONDS} * * * * *")  # 6th column: s
+@app.task(queue="scheduler", name="gateway.recover_stalled_jobs", pass_context=True)
+async def recover_stalled_jobs(context: JobContext, timestamp: int) -> None:
+    await services.recover_stalled_jobs(
+        job_manager=context.app.job_manager, stalled_after=settings.WORKER_STALLED_SECONDS
+    )
+
+
 @app.periodic(cron="*/15 * * * *")
 @app.task(queue="maintenance", name="gateway.purge_expired_cache_entries")
 def purge_expired_cache_entries(timestamp: int) -> None:

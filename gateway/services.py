@@ -8,8 +8,13 @@ from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.db import DatabaseCache
 from django.db import connection, transaction
+from procrastinate.exceptions import UniqueViolation
+from procrastinate.jobs import Status
+from procrastinate.manager import JobManager
 
 logger = logging.getLogger(__name__)
+
+MAX_STALLED_RETRIES = 5
 
 
 def purge_expired_cache_entries(*, batch_size: int = 1000) -> int:
@@ -37,3 +42,30 @@ def purge_expired_cache_entries(*, batch_size: int = 1000) -> int:
     if purged:
         logger.info("purged expired cache entries", extra={"count": purged})
     return purged
+
+
+async def recover_stalled_jobs(*, job_manager: JobManager, stalled_after: float) -> int:
+    """Retry the jobs of workers that stopped heart-beating (SIGKILL, OOM, a lost host).
+
+    Such a job stays `doing` forever, and its `lock` blocks every later job of the same
+    payment. Retrying it releases the lock and runs it again; a payment job takes over the
+    lease of its own dead attempt (payments.services._claim) and never sends twice, because
+    the operator reference is fixed. A retry that would duplicate a job already waiting with
+    the same queueing lock is dropped instead (marked failed).
+    """
+    stalled = list(await job_manager.get_stalled_jobs(seconds_since_heartbeat=stalled_after))
+    for job in stalled:
+        extra = {"job_id": job.id, "task": job.task_name, "attempts": job.attempts}
+        if job.attempts >= MAX_STALLED_RETRIES:
+            # A job that keeps killing its worker (out of memory, a crash in C) is given up;
+            # a payment's own safety net (the poller) still finishes the payment.
+            await job_manager.finish_job(job, status=Status.FAILED, delete_job=False)
+            logger.error("stalled job given up after repeated worker deaths", extra=extra)
+            continue
+        try:
+            await job_manager.retry_job(job)
+            logger.warning("stalled job retried", extra=extra)
+        except UniqueViolation:
+            await job_manager.finish_job(job, status=Status.FAILED, delete_job=False)
+            logger.warning("stalled job dropped: the same job already waits", extra=extra)
+    return len(stalled)

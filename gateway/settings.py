@@ -272,12 +272,28 @@ API_KEY_ROTATION_GRACE_HOURS: int = env.int("API_KEY_ROTATION_GRACE_HOURS", defa
 # --- Jobs -------------------------------------------------------------------------------------
 
 PROCRASTINATE_AUTODISCOVER_MODULE_NAME = "jobs"
-# Every job's log lines carry a `job_<id>_<attempt>` id where requests carry theirs.
+# Jobs one worker process runs at once. Operator calls are I/O-bound (seconds, or a timeout),
+# so many threads share one process; each holds its own database connection.
+WORKER_CONCURRENCY: int = env.int("WORKER_CONCURRENCY", default=16)
+# A worker writes a heartbeat this often; one silent for WORKER_STALLED_SECONDS is dead, and
+# the jobs it was running are retried (gateway.services.recover_stalled_jobs).
+WORKER_HEARTBEAT_SECONDS: float = env.float("WORKER_HEARTBEAT_SECONDS", default=10.0)
+WORKER_STALLED_SECONDS: float = env.float("WORKER_STALLED_SECONDS", default=30.0)
+if WORKER_STALLED_SECONDS < 2 * WORKER_HEARTBEAT_SECONDS:
+    raise ImproperlyConfigured("WORKER_STALLED_SECONDS must be at least 2 heartbeats")
+# How often the recovery job looks for stalled jobs (seconds, a divisor of 60).
+JOB_RECOVERY_INTERVAL_SECONDS: int = env.int("JOB_RECOVERY_INTERVAL_SECONDS", default=10)
+# On SIGTERM a worker stops taking jobs and waits this long for running ones.
+WORKER_SHUTDOWN_GRACE_SECONDS: float = env.float("WORKER_SHUTDOWN_GRACE_SECONDS", default=30.0)
 PROCRASTINATE_WORKER_DEFAULTS = {
+    # Every job's log lines carry a `job_<id>_<attempt>` id where requests carry theirs.
     "task_middleware": [context.job_context_sync, context.job_context_async],
     # New jobs arrive by LISTEN/NOTIFY at once, but a job scheduled for later (a retry, a
     # simulator callback) is only found by polling: look every second, a cheap indexed query.
     "fetch_job_polling_interval": env.float("JOB_POLL_INTERVAL_SECONDS", default=1.0),
+    "update_heartbeat_interval": WORKER_HEARTBEAT_SECONDS,
+    "stalled_worker_timeout": WORKER_STALLED_SECONDS,
+    "shutdown_graceful_timeout": WORKER_SHUTDOWN_GRACE_SECONDS,
 }
 # A worker whose heartbeat is older than this is not counted by /health/ready.
 WORKER_HEARTBEAT_MAX_AGE_SECONDS: int = env.int("WORKER_HEARTBEAT_MAX_AGE_SECONDS", default=60)
@@ -296,6 +312,8 @@ PAYMENT_POLL_SCHEDULE_SECONDS: list[int] = [
     for seconds in env.list("PAYMENT_POLL_SCHEDULE_SECONDS", default=[5, 15, 30, 60, 300])
 ]
 PAYMENT_POLL_BATCH_SIZE: int = env.int("PAYMENT_POLL_BATCH_SIZE", default=100)
+# How often the poller looks for due payments (seconds, a divisor of 60).
+PAYMENT_POLLER_INTERVAL_SECONDS: int = env.int("PAYMENT_POLLER_INTERVAL_SECONDS", default=5)
 # Submissions refused before processing (503, connection refused, breaker open) are retried
 # this many times, on the poll schedule, then the payment fails as provider_unavailable.
 PAYMENT_SUBMIT_MAX_ATTEMPTS: int = env.int("PAYMENT_SUBMIT_MAX_ATTEMPTS", default=6)

@@ -85,11 +85,10 @@ class PaymentAdmin(admin.ModelAdmin[Payment]):
 
     @admin.action(description="Re-check with the operator (queues a status refresh)")
     def recheck_with_operator(self, request: HttpRequest, queryset: QuerySet[Payment]) -> None:
-        pending = [payment for payment in queryset if not payment.is_final]
-        for payment in pending:
-            services.request_refresh(payment=payment)
+        payments = list(queryset)
+        queued = sum(services.request_refresh(payment=payment) for payment in payments)
         messages.info(
             request,
-            f"Queued a status check for {len(pending)} pending payment(s); "
-            f"{queryset.count() - len(pending)} already final.",
+            f"Queued a status check for {queued} pending payment(s); "
+            f"{len(payments) - queued} already final.",
         )

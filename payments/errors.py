@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, ValidationFailed
 
 
 class DuplicateExternalId(GatewayError):
@@ -64,3 +64,8 @@ class IdempotencyKeyInUse(GatewayError):
     code = "idempotency_key_in_use"
     title = "A request with this Idempotency-Key is still being processed"
     retryable = True
+
+
+def invalid_field(field: str, message: str) -> ValidationFailed:
+    """A business rule on one input field, shaped like the serializer's own field errors."""
+    return ValidationFailed(errors=[{"field": field, "message": message}])

@@ -78,6 +78,9 @@ class Payment(models.Model):
     # so that pollers, callbacks and ops never ask twice at once. A lease, not a row lock:
     # no transaction stays open during the HTTP call, and a crashed holder's lease lapses.
     busy_until = models.DateTimeField(null=True, blank=True)
+    # Who holds the lease: a job attempt (`job_<id>_<attempt>`) or a request id. A retried job
+    # takes over the lease of its own earlier, dead attempt instead of waiting for it to lapse.
+    lease_holder = models.CharField(max_length=64, blank=True)
     expires_at = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

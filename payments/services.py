@@ -1,8 +1,12 @@
 """Writes for payments: the only place a payment's state changes.
 
-The state machine is PENDING -> SUCCESSFUL | FAILED, and nothing leaves a final state. Every
-transition is one short transaction that also writes the audit row and defers follow-up jobs.
-Operator calls happen outside any transaction, under a per-payment lease (`busy_until`).
+The state machine is PENDING -> SUCCESSFUL | FAILED, and nothing leaves a final state. One
+function writes the status, `transition_payment`, with a conditional UPDATE out of PENDING, in
+the same short transaction as its audit row and follow-up work; a database trigger refuses any
+other change of a final status. Operator calls happen outside any transaction, under a
+per-payment lease (`busy_until`, `lease_holder`).
+
+Jobs are deferred by task name (`payments.jobs` imports this module, never the reverse).
 """
 
 from __future__ import annotations
@@ -17,12 +21,14 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
+from procrastinate.contrib.django import app
 from procrastinate.exceptions import AlreadyEnqueued
 
 from audit import services as audit
+from gateway import context
 from gateway.db import ensure_outside_transaction
-from payments import errors, jobs
-from payments.models import Flow, Payment, Status, Transaction
+from payments import errors
+from payments.models import FINAL_STATUSES, Flow, Payment, Status, Transaction
 from providers import registry, routing
 from providers.base import (
     FailureCode,
@@ -40,6 +46,8 @@ from providers.base import (
 from tenants.models import Mode, Tenant
 
 logger = logging.getLogger(__name__)
+
+SUPPORTED_CURRENCIES = frozenset({"ZMW"})
 
 _OPERATIONS = {
     Flow.COLLECTION: Operation.REQUEST_PAYMENT,
@@ -68,6 +76,7 @@ def create_payment(
     refund_of: Payment | None = None,
 ) -> Payment:
     """A PENDING payment and its submission job, committed together (the job is the outbox)."""
+    _check_creation_rules(amount=amount, currency=currency)
     routed = routing.route_msisdn(msisdn)
     if provider is not None and provider != routed:
         raise errors.ProviderMismatch(
@@ -110,8 +119,22 @@ def create_payment(
         tenant=tenant,
         data={"public_id": payment.public_id, "flow": flow, "amount": str(amount)},
     )
-    jobs.submit_payment.configure(lock=f"payment:{payment.pk}").defer(payment_id=payment.pk)
+    _defer("payments.submit_payment", payment.pk, deduplicate=False)
     return payment
+
+
+def _check_creation_rules(*, amount: Decimal, currency: str) -> None:
+    """What any new payment must satisfy, whoever creates it (API, refund, admin, command)."""
+    if currency not in SUPPORTED_CURRENCIES:
+        raise errors.invalid_field(
+            "currency",
+            f"{currency} is not accepted; use {', '.join(sorted(SUPPORTED_CURRENCIES))}.",
+        )
+    maximum = Decimal(settings.PAYMENT_MAX_AMOUNT)
+    if amount > maximum:
+        raise errors.invalid_field("amount", f"Ensure this value is at most {maximum}.")
+    if amount <= 0 or amount != amount.quantize(Decimal("0.01")):
+        raise errors.invalid_field("amount", "An amount is positive, with at most 2 decimals.")
 
 
 @transaction.atomic
@@ -195,7 +218,7 @@ def submit_payment(*, payment_id: int) -> Payment:
             payment = _locked(payment_id)
             _record(payment, exc.calls, exc.kind)
             payment.submitted_at = timezone.now()
-            _schedule_next_poll(payment, first=True)
+            _after_pending_answer(payment, first=True)
         return payment
     except RetryableError as exc:
         with transaction.atomic(durable=True):
@@ -205,21 +228,30 @@ def submit_payment(*, payment_id: int) -> Payment:
             if payment.submit_attempts >= settings.PAYMENT_SUBMIT_MAX_ATTEMPTS:
                 # Every attempt was refused before processing (or the breaker was open): the
                 # operator never took the request, so failing it cannot lose money.
-                _finalize(payment, Status.FAILED, exc.failure_code, exc.message)
+                _save_progress(payment)
+                transition_payment(
+                    payment=payment,
+                    status=Status.FAILED,
+                    failure_code=exc.failure_code,
+                    failure_message=exc.message,
+                )
             else:
-                payment.next_poll_at = timezone.now() + _backoff(payment.submit_attempts - 1)
+                delay = _backoff(payment.submit_attempts - 1)
                 if exc.retry_after:
-                    payment.next_poll_at = max(
-                        payment.next_poll_at, timezone.now() + timedelta(seconds=exc.retry_after)
-                    )
-                payment.busy_until = None
-                payment.save()
+                    delay = max(delay, timedelta(seconds=exc.retry_after))
+                payment.next_poll_at = timezone.now() + delay
+                _save_progress(payment, release=True)
         return payment
     except PermanentError as exc:
         with transaction.atomic(durable=True):
             payment = _locked(payment_id)
             _record(payment, exc.calls, exc.kind)
-            _finalize(payment, Status.FAILED, exc.failure_code, exc.message)
+            transition_payment(
+                payment=payment,
+                status=Status.FAILED,
+                failure_code=exc.failure_code,
+                failure_message=exc.message,
+            )
         return payment
     with transaction.atomic(durable=True):
         payment = _locked(payment_id)
@@ -230,8 +262,12 @@ def submit_payment(*, payment_id: int) -> Payment:
     return payment
 
 
-def refresh_payment(*, payment_id: int) -> Payment:
-    """Ask the operator for the payment's status and apply it (the only source of truth)."""
+def refresh_payment(*, payment_id: int, scheduled: bool = True) -> Payment:
+    """Ask the operator for the payment's status and apply it (the only source of truth).
+
+    `scheduled` is False for a check someone asked for (a callback, ops): it answers sooner
+    but leaves the polling schedule as it was, so callbacks cannot push polling back.
+    """
     ensure_outside_transaction()
     payment = _claim(payment_id)
     if payment is None:
@@ -246,42 +282,98 @@ def refresh_payment(*, payment_id: int) -> Payment:
         with transaction.atomic(durable=True):
             payment = _locked(payment_id)
             _record(payment, exc.calls, exc.kind)
-            _schedule_next_poll(payment)
+            _after_pending_answer(payment, scheduled=scheduled)
         return payment
     with transaction.atomic(durable=True):
         payment = _locked(payment_id)
         _record(payment, result.calls, result.outcome)
-        apply_provider_result(payment=payment, result=result)
+        apply_provider_result(payment=payment, result=result, scheduled=scheduled)
     return payment
 
 
 def apply_provider_result(
-    *, payment: Payment, result: ProviderResult, first_poll: bool = False
+    *, payment: Payment, result: ProviderResult, first_poll: bool = False, scheduled: bool = True
 ) -> bool:
-    """The state machine's one transition function. The caller holds the row lock.
-
-    Returns whether the status changed. A final payment never changes again.
-    """
-    if payment.is_final:
-        _release_locked(payment)
-        return False
+    """Turn the operator's answer into a transition, or into the next poll. The caller holds
+    the row lock. Returns whether the status changed."""
     if result.outcome is Outcome.SUCCESSFUL:
-        payment.provider_transaction_id = result.provider_transaction_id or ""
-        _finalize(payment, Status.SUCCESSFUL)
-        return True
-    if result.outcome is Outcome.FAILED:
-        _finalize(
-            payment,
-            Status.FAILED,
-            result.failure_code or FailureCode.PROVIDER_ERROR,
-            result.failure_message,
+        return transition_payment(
+            payment=payment,
+            status=Status.SUCCESSFUL,
+            provider_transaction_id=result.provider_transaction_id or "",
         )
-        return True
-    _schedule_next_poll(payment, first=first_poll)
+    if result.outcome is Outcome.FAILED:
+        return transition_payment(
+            payment=payment,
+            status=Status.FAILED,
+            failure_code=result.failure_code or FailureCode.PROVIDER_ERROR,
+            failure_message=result.failure_message,
+        )
+    _after_pending_answer(payment, first=first_poll, scheduled=scheduled)
     return False
 
 
-# --- polling --------------------------------------------------------------------------------
+@transaction.atomic(savepoint=False)
+def transition_payment(
+    *,
+    payment: Payment,
+    status: Status,
+    failure_code: str = "",
+    failure_message: str = "",
+    provider_transaction_id: str = "",
+    actor: audit.Actor = audit.SYSTEM,
+) -> bool:
+    """The one writer of a payment's status: PENDING -> SUCCESSFUL or FAILED, nothing else.
+
+    A conditional UPDATE (`WHERE status = 'PENDING'`): if the payment became final meanwhile
+    (another process, a late answer, expiry), nothing is written and False is returned; the
+    in-memory payment is then reloaded. The audit row, and what follows a final status, commit
+    in the same transaction as the change.
+    """
+    if status not in FINAL_STATUSES:
+        raise ValueError(f"{status} is not a final status")
+    now = timezone.now()
+    failed = status == Status.FAILED
+    changes: dict[str, Any] = {
+        "status": status,
+        "failure_code": (failure_code or FailureCode.PROVIDER_ERROR) if failed else "",
+        "failure_message": failure_message[:255] if failed else "",
+        "completed_at": now,
+        "next_poll_at": None,
+        "busy_until": None,
+        "lease_holder": "",
+        "updated_at": now,
+    }
+    if provider_transaction_id:
+        changes["provider_transaction_id"] = provider_transaction_id[:64]
+    moved = Payment.objects.filter(pk=payment.pk, status=Status.PENDING).update(**changes)
+    if not moved:
+        payment.refresh_from_db()
+        logger.info("transition skipped: already final", extra=_log_context(payment))
+        return False
+    for field, value in changes.items():
+        setattr(payment, field, value)
+    audit.record(
+        actor=actor,
+        action=f"payment.{status.lower()}",
+        target=payment,
+        tenant=payment.tenant,
+        data={"public_id": payment.public_id, "failure_code": payment.failure_code},
+    )
+    logger.info("payment final", extra={**_log_context(payment), "status": status})
+    payment_finalized(payment)
+    return True
+
+
+def payment_finalized(payment: Payment) -> None:
+    """Hook for what follows a final status, in the same transaction.
+
+    Merchant webhooks (a later issue) defer their deliveries here, so the event and the status
+    commit together.
+    """
+
+
+# --- polling, expiry ------------------------------------------------------------------------
 
 
 @transaction.atomic(durable=True)
@@ -304,46 +396,93 @@ def poll_due_payments(*, batch_size: int | None = None) -> int:
         next_poll_at=now + timedelta(seconds=settings.PAYMENT_LEASE_SECONDS)
     )
     for pk, submitted_at in due:
-        task = jobs.refresh_payment if submitted_at else jobs.submit_payment
-        with contextlib.suppress(AlreadyEnqueued):  # a job for this payment already waits
-            task.configure(lock=f"payment:{pk}", queueing_lock=f"payment:{pk}").defer(payment_id=pk)
+        task = "payments.refresh_payment" if submitted_at else "payments.submit_payment"
+        _defer(task, pk, deduplicate=True)
     return len(due)
 
 
-def request_refresh(*, payment: Payment) -> None:
-    """Ask for a status check soon (a callback arrived, or ops asked): at most one queued."""
-    with contextlib.suppress(AlreadyEnqueued):
-        jobs.refresh_payment.configure(
-            lock=f"payment:{payment.pk}", queueing_lock=f"payment:{payment.pk}"
-        ).defer(payment_id=payment.pk)
+def expire_overdue_payments(*, batch_size: int | None = None) -> int:
+    """Fail as `expired` the PENDING payments well past their window, without an operator call.
+
+    The poller normally expires a payment after one last status check at `expires_at`; this
+    sweep is the backstop when that check cannot run (a stuck job, an operator that hangs), so
+    expiry never waits on a job. A payment whose lease is held is left to its holder.
+    """
+    ensure_outside_transaction()
+    now = timezone.now()
+    overdue_before = now - timedelta(seconds=settings.PAYMENT_LEASE_SECONDS)
+    expired = 0
+    with transaction.atomic(durable=True):
+        overdue = list(
+            Payment.objects.select_for_update(skip_locked=True)
+            .filter(status=Status.PENDING, expires_at__lt=overdue_before)
+            .filter(Q(busy_until__isnull=True) | Q(busy_until__lt=now))
+            .order_by("expires_at")[: batch_size or settings.PAYMENT_POLL_BATCH_SIZE]
+        )
+        for payment in overdue:
+            expired += transition_payment(
+                payment=payment,
+                status=Status.FAILED,
+                failure_code=FailureCode.EXPIRED,
+                failure_message="The operator gave no final status within the payment's window.",
+            )
+    return expired
+
+
+def request_refresh(*, payment: Payment) -> bool:
+    """Ask for a status check soon (a callback arrived, or ops asked): at most one queued.
+
+    False, and nothing queued, for a final payment: its answer is known and never changes.
+    """
+    if payment.is_final:
+        return False
+    _defer("payments.refresh_payment", payment.pk, deduplicate=True, scheduled=False)
+    return True
 
 
 # --- internals ------------------------------------------------------------------------------
 
 
+def _defer(task_name: str, payment_id: int, *, deduplicate: bool, **task_kwargs: Any) -> None:
+    """Queue a job on one payment. `lock` keeps two of its jobs from running at once; with
+    `deduplicate`, a job already waiting for this payment absorbs the new one."""
+    lock = f"payment:{payment_id}"
+    deferrer = app.configure_task(
+        task_name, allow_unknown=False, lock=lock, queueing_lock=lock if deduplicate else None
+    )
+    with contextlib.suppress(AlreadyEnqueued):
+        deferrer.defer(payment_id=payment_id, **task_kwargs)
+
+
 def _claim(payment_id: int) -> Payment | None:
-    """Take the payment's lease if it is PENDING and free; None otherwise."""
+    """Take the payment's lease if it is PENDING and free; None otherwise.
+
+    A retried job may take over a lease still held by its own earlier attempt: that attempt is
+    dead (Procrastinate retries a job only after its attempt ended or its worker stopped
+    heart-beating), so waiting for the lease to lapse would only delay the payment.
+    """
     now = timezone.now()
+    holder = context.request_id.get()
+    free = Q(busy_until__isnull=True) | Q(busy_until__lt=now)
+    if holder.startswith("job_"):
+        free |= Q(lease_holder__startswith=holder.rsplit("_", 1)[0] + "_")
     claimed = (
         Payment.objects.filter(pk=payment_id, status=Status.PENDING)
-        .filter(Q(busy_until__isnull=True) | Q(busy_until__lt=now))
-        .update(busy_until=now + timedelta(seconds=settings.PAYMENT_LEASE_SECONDS))
+        .filter(free)
+        .update(
+            busy_until=now + timedelta(seconds=settings.PAYMENT_LEASE_SECONDS),
+            lease_holder=holder[:64],
+        )
     )
     return Payment.objects.select_related("refund_of").get(pk=payment_id) if claimed else None
 
 
 def _release(payment_id: int) -> None:
-    Payment.objects.filter(pk=payment_id).update(busy_until=None)
+    Payment.objects.filter(pk=payment_id).update(busy_until=None, lease_holder="")
 
 
 def _locked(payment_id: int) -> Payment:
     return Payment.objects.select_for_update().get(pk=payment_id)
-
-
-def _release_locked(payment: Payment) -> None:
-    if payment.busy_until is not None:
-        payment.busy_until = None
-        payment.save(update_fields=["busy_until", "updated_at"])
 
 
 def _backoff(attempt: int) -> timedelta:
@@ -351,50 +490,39 @@ def _backoff(attempt: int) -> timedelta:
     return timedelta(seconds=schedule[min(attempt, len(schedule) - 1)])
 
 
-def _schedule_next_poll(payment: Payment, *, first: bool = False) -> None:
+def _after_pending_answer(payment: Payment, *, first: bool = False, scheduled: bool = True) -> None:
+    """The operator has no final answer yet: expire the payment if its window has passed,
+    else plan the next check (a requested check leaves the schedule as it was)."""
+    if payment.is_final:
+        _save_progress(payment, release=True)
+        return
     now = timezone.now()
     if now >= payment.expires_at:
-        _finalize(
-            payment,
-            Status.FAILED,
-            FailureCode.EXPIRED,
-            "The operator gave no final status within the payment's window.",
+        _save_progress(payment)
+        transition_payment(
+            payment=payment,
+            status=Status.FAILED,
+            failure_code=FailureCode.EXPIRED,
+            failure_message="The operator gave no final status within the payment's window.",
         )
         return
-    if not first:
-        payment.poll_count += 1
-    payment.next_poll_at = min(now + _backoff(payment.poll_count), payment.expires_at)
-    payment.busy_until = None
-    payment.save()
+    if scheduled:
+        if not first:
+            payment.poll_count += 1
+        payment.next_poll_at = min(now + _backoff(payment.poll_count), payment.expires_at)
+    _save_progress(payment, release=True)
 
 
-def _finalize(
-    payment: Payment, status: Status, failure_code: str = "", failure_message: str = ""
-) -> None:
-    payment.status = status
-    payment.failure_code = failure_code if status == Status.FAILED else ""
-    payment.failure_message = failure_message[:255] if status == Status.FAILED else ""
-    payment.completed_at = timezone.now()
-    payment.next_poll_at = None
-    payment.busy_until = None
-    payment.save()
-    audit.record(
-        actor=audit.SYSTEM,
-        action=f"payment.{status.lower()}",
-        target=payment,
-        tenant=payment.tenant,
-        data={"public_id": payment.public_id, "failure_code": payment.failure_code},
-    )
-    logger.info("payment final", extra={**_log_context(payment), "status": status})
-    payment_finalized(payment)
+# The columns a submission or a check may update; never `status` (transition_payment's alone).
+_PROGRESS_FIELDS = ["submitted_at", "submit_attempts", "next_poll_at", "poll_count", "updated_at"]
 
 
-def payment_finalized(payment: Payment) -> None:
-    """Hook for what follows a final status, in the same transaction.
-
-    Merchant webhooks (a later issue) defer their deliveries here, so the event and the status
-    commit together.
-    """
+def _save_progress(payment: Payment, *, release: bool = False) -> None:
+    fields = list(_PROGRESS_FIELDS)
+    if release:
+        payment.busy_until, payment.lease_holder = None, ""
+        fields += ["busy_until", "lease_holder"]
+    payment.save(update_fields=fields)
 
 
 def _record(payment: Payment, calls: list[ProviderCall], outcome: str) -> None:

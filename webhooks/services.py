@@ -73,13 +73,13 @@ def receive_callback(*, provider: str, token: str, request: HttpRequest) -> Inbo
         _conclude(callback, CallbackOutcome.MALFORMED)
         raise MalformedCallback(exc.message) from exc
     callback.claimed_status = hint.claimed_outcome.value
-    if payment.is_final:
-        # A late or repeated callback: the answer is already known and never changes.
-        _conclude(callback, CallbackOutcome.ALREADY_FINAL)
-        return callback
     # The body is never trusted: the status endpoint decides, in a job, under the payment lock.
-    payments.request_refresh(payment=payment)
-    _conclude(callback, CallbackOutcome.REFRESH_REQUESTED)
+    # A late or repeated callback for a final payment: the answer is known and never changes.
+    requested = payments.request_refresh(payment=payment)
+    _conclude(
+        callback,
+        CallbackOutcome.REFRESH_REQUESTED if requested else CallbackOutcome.ALREADY_FINAL,
+    )
     return callback
 
 

@@ -58,4 +58,4 @@ def test_recheck_action_queues_one_refresh_per_pending_payment(staff) -> None:
     )
 
     jobs = ProcrastinateJob.objects.filter(task_name="payments.refresh_payment")
-    assert [job.args for job in jobs] == [{"payment_id": pending.pk}]
+    assert [job.args for job in jobs] == [{"payment_id": pending.pk, "scheduled": False}]

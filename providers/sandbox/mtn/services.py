@@ -15,9 +15,9 @@ import requests
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from procrastinate.contrib.django import app
 
 from gateway.db import ensure_outside_transaction
-from providers.sandbox import jobs
 from providers.sandbox.models import (
     MtnAccessToken,
     MtnApiUser,
@@ -192,8 +192,10 @@ def submit_transaction(
             if callback_url:
                 for delay in plan.callback_delays:
                     # In the transaction that stores the request: both commit, or neither.
-                    jobs.deliver_mtn_callback.configure(
-                        schedule_in={"milliseconds": int(delay.total_seconds() * 1000)}
+                    app.configure_task(
+                        "sandbox.deliver_mtn_callback",
+                        allow_unknown=False,
+                        schedule_in={"milliseconds": int(delay.total_seconds() * 1000)},
                     ).defer(transaction_id=row.pk)
     except IntegrityError:
         # A concurrent or earlier POST with this X-Reference-Id won the unique constraint.
