@@ -374,6 +374,16 @@ MTN: dict[str, dict[str, str]] = {
 }
 # When set, MTN callbacks must carry X-Signature-256: hex HMAC-SHA256 of the raw body.
 MTN_WEBHOOK_SECRET: str = env.str("MTN_WEBHOOK_SECRET", default="")
+# Operator callbacks (webhooks/): a callback for a known payment whose body is larger than this
+# is answered 413 and stored truncated to it (bytes).
+CALLBACK_MAX_BODY_BYTES: int = env.int("CALLBACK_MAX_BODY_BYTES", default=16 * 1024)
+# At most this many callbacks are stored per payment; later ones are answered 200, not stored
+# and not acted on (the poller still settles the payment).
+CALLBACK_MAX_STORED_PER_PAYMENT: int = env.int("CALLBACK_MAX_STORED_PER_PAYMENT", default=20)
+# At most one status check per payment is requested by callbacks in this many seconds.
+CALLBACK_REFRESH_INTERVAL_SECONDS: int = env.int("CALLBACK_REFRESH_INTERVAL_SECONDS", default=10)
+# Stored callbacks are purged after this many days.
+CALLBACK_RETENTION_DAYS: int = env.int("CALLBACK_RETENTION_DAYS", default=90)
 # Seconds: connect, and read per kind of call (a money-moving POST may take longer).
 MTN_CONNECT_TIMEOUT: float = env.float("MTN_CONNECT_TIMEOUT", default=3.05)
 MTN_READ_TIMEOUT_TOKEN: float = env.float("MTN_READ_TIMEOUT_TOKEN", default=10.0)

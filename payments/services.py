@@ -450,7 +450,9 @@ def _defer(task_name: str, payment_id: int, *, deduplicate: bool, **task_kwargs:
     deferrer = app.configure_task(
         task_name, allow_unknown=False, lock=lock, queueing_lock=lock if deduplicate else None
     )
-    with contextlib.suppress(AlreadyEnqueued):
+    # In a savepoint: the refused INSERT of a duplicate would otherwise abort the caller's
+    # whole transaction (the poller's batch, a status change).
+    with contextlib.suppress(AlreadyEnqueued), transaction.atomic():
         deferrer.defer(payment_id=payment_id, **task_kwargs)
 
 

@@ -72,7 +72,9 @@ def _clean_tables_flush_misses(request, django_db_blocker):
     """A transactional test's flush empties model tables only: the cache table and
     Procrastinate's (unmanaged) tables keep their rows, which would leak into later tests."""
     yield
-    if {"transactional_db", "live_server"} & set(request.fixturenames):
+    marker = request.node.get_closest_marker("django_db")
+    transactional = marker is not None and marker.kwargs.get("transaction", False)
+    if transactional or {"transactional_db", "live_server"} & set(request.fixturenames):
         from django.core.cache import cache
         from django.db import connection
 

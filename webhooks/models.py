@@ -6,24 +6,34 @@ from django.db import models
 class CallbackOutcome(models.TextChoices):
     RECEIVED = "received", "Received"
     REFRESH_REQUESTED = "refresh_requested", "Refresh requested"
+    THROTTLED = "throttled", "Throttled (a status check was requested moments ago)"
     ALREADY_FINAL = "already_final", "Already final (ignored)"
+    # No longer written: callbacks for unknown tokens are counted, not stored.
     UNKNOWN_TOKEN = "unknown_token", "Unknown token"
     BAD_SIGNATURE = "bad_signature", "Bad signature"
     MALFORMED = "malformed", "Malformed"
+    TOO_LARGE = "too_large", "Too large (stored truncated)"
 
 
 class InboundCallback(models.Model):
-    """Every operator callback, stored raw before anything else looks at it.
+    """An operator callback for a known payment, stored raw before anything acts on it.
 
     The callback is only a hint: the payment changes after the operator's status endpoint
-    confirms it. This log is what ops read when an operator disputes what it sent.
+    confirms it. This log is what ops read when an operator disputes what it sent. Callbacks
+    for unknown tokens are never stored (webhooks.metrics counts them), at most
+    CALLBACK_MAX_STORED_PER_PAYMENT rows are kept per payment, and rows are purged after
+    CALLBACK_RETENTION_DAYS.
     """
 
     provider = models.CharField(max_length=8)
     token = models.CharField(max_length=64, db_index=True)
     method = models.CharField(max_length=8)
     headers = models.JSONField(default=dict)
+    # The first CALLBACK_MAX_BODY_BYTES bytes as text PostgreSQL accepts: invalid UTF-8 as
+    # \xNN, NUL as \x00. `body_sha256` and `body_size` identify the exact bytes received.
     body = models.TextField(blank=True)
+    body_size = models.PositiveIntegerField(default=0)
+    body_sha256 = models.CharField(max_length=64, blank=True)
     remote_addr = models.GenericIPAddressField(null=True, blank=True)
     signature_valid = models.BooleanField(null=True)
     claimed_status = models.CharField(max_length=16, blank=True)

@@ -2,9 +2,19 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.conf import settings
+from django.db.models import Max
+
 from webhooks.models import InboundCallback
 
 
 def last_callback_at(*, provider: str) -> datetime | None:
-    last = InboundCallback.objects.filter(provider=provider).order_by("-received_at").first()
-    return last.received_at if last else None
+    """When the operator last reached us: only callbacks that matched a payment count, and
+    only signed ones when a secret is set (a forger cannot keep the signal alive)."""
+    matched = InboundCallback.objects.filter(provider=provider, payment__isnull=False)
+    if provider == "mtn" and settings.MTN_WEBHOOK_SECRET:
+        matched = matched.filter(signature_valid=True)
+    else:
+        matched = matched.exclude(signature_valid=False)
+    last: datetime | None = matched.aggregate(last=Max("received_at"))["last"]
+    return last

@@ -13,10 +13,10 @@ from webhooks import selectors, services
 def mtn_callback(request: HttpRequest, token: str) -> HttpResponse:
     """200 for any well-formed callback (so MTN stops retrying), even an ignored one."""
     try:
-        callback = services.receive_callback(provider="mtn", token=token, request=request)
+        outcome = services.receive_callback(provider="mtn", token=token, request=request)
     except errors.GatewayError as error:
         return errors.problem_response(error)
-    return JsonResponse({"status": "received", "outcome": callback.outcome})
+    return JsonResponse({"status": "received", "outcome": outcome})
 
 
 @require_GET

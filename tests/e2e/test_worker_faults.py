@@ -62,7 +62,9 @@ class Stack:
         return str(response.json()["status"])
 
     def logs(self) -> str:
-        calls = Transaction.objects.values_list("operation", "status_code", "error", "response_body")
+        calls = Transaction.objects.values_list(
+            "operation", "status_code", "error", "response_body"
+        )
         return "\n".join(
             [*(f"--- {p.name}\n{p.output()}" for p in self.processes), *map(str, calls)]
         )
@@ -137,9 +139,9 @@ def test_hanging_submissions_do_not_delay_other_payments(stack) -> None:
 
     started = time.monotonic()
     ordinary = [gateway.create(f"2609612345{index:02d}") for index in range(12)]
-    assert wait_for(
-        lambda: all(gateway.status(p) != "PENDING" for p in ordinary), within=15
-    ), gateway.logs()
+    assert wait_for(lambda: all(gateway.status(p) != "PENDING" for p in ordinary), within=15), (
+        gateway.logs()
+    )
     took = time.monotonic() - started
 
     assert [gateway.status(p) for p in ordinary] == ["SUCCESSFUL"] * 12

@@ -122,9 +122,7 @@ def test_expiry_sweep_after_a_refresh_made_it_successful_leaves_it_successful() 
     services.transition_payment(payment=Payment.objects.get(pk=stale.pk), status=Status.SUCCESSFUL)
 
     # The stale in-memory copy still says PENDING: the guard is the UPDATE, not the copy.
-    moved = services.transition_payment(
-        payment=stale, status=Status.FAILED, failure_code="expired"
-    )
+    moved = services.transition_payment(payment=stale, status=Status.FAILED, failure_code="expired")
 
     assert moved is False
     assert stale.status == Status.SUCCESSFUL  # reloaded
@@ -139,8 +137,7 @@ def test_the_database_refuses_to_change_a_final_status() -> None:
         Payment.objects.filter(pk=payment.pk).update(status=Status.PENDING, completed_at=None)
     with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
-            "UPDATE payments_payment SET status = 'FAILED', failure_code = 'expired'"
-            " WHERE id = %s",
+            "UPDATE payments_payment SET status = 'FAILED', failure_code = 'expired' WHERE id = %s",
             [payment.pk],
         )
 
