@@ -71,7 +71,7 @@ class Stack:
 
 
 @pytest.fixture
-def stack(live_server, tmp_path, request):
+def stack(live_server, tmp_path):
     stacks: list[Stack] = []
 
     def start(**env: str) -> Stack:
@@ -80,8 +80,6 @@ def stack(live_server, tmp_path, request):
 
     yield start
     for each in stacks:
-        if request.node.rep_call.failed if hasattr(request.node, "rep_call") else False:
-            print(each.logs())
         for process in each.processes:
             if process.alive():
                 process.kill()  # the test is over: no graceful wait for hanging jobs
@@ -126,8 +124,9 @@ def test_a_worker_killed_during_a_hanging_submission_is_recovered_with_one_reque
     assert _final_transitions(public_id) == 1
     job.refresh_from_db()
     assert (job.status, job.attempts) == ("succeeded", 2)  # the killed attempt, one retry
-    # Stalled after 3 s, found within 1 s, then one status check: well inside 40 s.
-    print(f"recovered {recovered_in:.1f} s after SIGKILL")
+    # Stalled after 3 s, found within 1 s, then a resubmission and a status check: about 6 s
+    # here. Without recovery the job would stay `doing` and block the payment for good.
+    assert recovered_in < 20
 
 
 def test_hanging_submissions_do_not_delay_other_payments(stack) -> None:
@@ -146,5 +145,4 @@ def test_hanging_submissions_do_not_delay_other_payments(stack) -> None:
 
     assert [gateway.status(p) for p in ordinary] == ["SUCCESSFUL"] * 12
     assert [gateway.status(p) for p in hanging] == ["PENDING"] * 3  # still held by MTN
-    assert took < 15
-    print(f"12 payments settled in {took:.1f} s beside 3 hanging submissions")
+    assert took < 10  # about 3 s here; one at a time behind the hanging three: over 30 s
