@@ -20,9 +20,9 @@ from audit.services import SYSTEM
 from gateway import context, errors
 from payments import services
 from payments.models import Flow, Payment, Status
+from tenants.models import Mode
 from tests.payments.factories import PaymentFactory
 from tests.providers.mtn.fake import mtn_with_tokens
-from tenants.models import Mode
 from tests.tenants.factories import TenantFactory
 
 pytestmark = pytest.mark.django_db
