@@ -20,6 +20,8 @@ from django.db import IntegrityError, transaction
 from django.http import HttpResponse
 from django.utils import timezone
 
+from gateway import errors as gateway_errors
+from gateway import jsonbody
 from payments import errors
 from payments.models import IdempotencyKey, IdempotencyState, Payment
 from tenants.authentication import ApiCaller
@@ -48,13 +50,22 @@ def validate_key(raw: str) -> str:
 
 
 def fingerprint(body: bytes) -> str:
-    """SHA-256 of the body in canonical form: the same JSON in any key order matches."""
+    """SHA-256 of the body in canonical form: the same JSON in any key order matches.
+
+    Raises `InvalidJson` for JSON that no request may carry (too deep, NUL, lone surrogates):
+    such a request is answered 400 before its key is claimed, so it spends no key. A body that
+    is not JSON at all is hashed as it is; its view answers it (`400 malformed_request`, `415`).
+    """
     try:
-        canonical = json.dumps(
-            json.loads(body), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-        ).encode()
-    except (ValueError, UnicodeDecodeError):
+        document = jsonbody.loads(body)
+    except gateway_errors.InvalidJson:
+        raise
+    except gateway_errors.MalformedRequest:
         canonical = body
+    else:
+        canonical = json.dumps(
+            document, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        ).encode()
     return hashlib.sha256(canonical).hexdigest()
 
 

@@ -199,3 +199,16 @@ def test_database_outage_while_claiming_is_503_retryable(api, monkeypatch) -> No
 
     body = assert_problem(post(api), 503, "service_unavailable")
     assert body["retryable"] is True
+
+
+def test_hostile_json_is_refused_before_the_key_is_claimed(api) -> None:
+    response = api.generic(
+        "POST",
+        "/api/v1/payments",
+        data=b'{"metadata": {"k": "v\\u0000"}}',
+        content_type="application/json",
+        HTTP_IDEMPOTENCY_KEY="key-1",
+    )
+
+    assert_problem(response, 400, "invalid_json")
+    assert not IdempotencyKey.objects.exists()
