@@ -100,6 +100,7 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "gateway.middleware.RequestIdMiddleware",
     "gateway.middleware.BodySizeLimitMiddleware",
+    "gateway.middleware.UnstorableUrlMiddleware",  # before anything reads the database
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",  # admin and Swagger UI assets from gunicorn
     "corsheaders.middleware.CorsMiddleware",
