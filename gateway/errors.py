@@ -62,6 +62,13 @@ class MalformedRequest(GatewayError):
     retryable = False
 
 
+class InvalidJson(MalformedRequest):
+    """JSON that parses but cannot be accepted: nested too deep, or text PostgreSQL cannot store."""
+
+    code = "invalid_json"
+    title = "The JSON body holds something the gateway cannot accept"
+
+
 class ValidationFailed(GatewayError):
     status = 400
     code = "validation_error"

@@ -1,4 +1,4 @@
-"""Cross-cutting request handling: request ids, access logs, body size limit."""
+"""Cross-cutting request handling: request ids, access logs, body size limit, URL characters."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
-from gateway import context, errors
+from gateway import context, errors, jsonbody
 
 logger = logging.getLogger("gateway.access")
 
@@ -68,3 +68,30 @@ class BodySizeLimitMiddleware:
                 errors.RequestTooLarge(f"The body is {length} bytes; the limit is {limit}.")
             )
         return self.get_response(request)
+
+
+class UnstorableUrlMiddleware:
+    """Refuse NUL and lone surrogates in the path or query string before any view sees them.
+
+    PostgreSQL cannot compare or store such text: a lookup by a path segment or a filter value
+    holding one would end as a 500. Placed before anything that touches the database.
+    """
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        detail = _unstorable_in_url(request)
+        if detail is not None:
+            return errors.problem_response(errors.MalformedRequest(detail))
+        return self.get_response(request)
+
+
+def _unstorable_in_url(request: HttpRequest) -> str | None:
+    if problem := jsonbody.unstorable(request.path):
+        return f"The path contains {problem}."
+    for name, values in request.GET.lists():
+        for text in (name, *values):
+            if problem := jsonbody.unstorable(text):
+                return f"The query string contains {problem}."
+    return None

@@ -100,6 +100,7 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "gateway.middleware.RequestIdMiddleware",
     "gateway.middleware.BodySizeLimitMiddleware",
+    "gateway.middleware.UnstorableUrlMiddleware",  # before anything reads the database
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",  # admin and Swagger UI assets from gunicorn
     "corsheaders.middleware.CorsMiddleware",
@@ -211,6 +212,10 @@ CORS_EXPOSE_HEADERS = ["x-request-id", "retry-after", "idempotent-replayed"]
 # Requests larger than this are refused with 413 before any view reads them.
 MAX_REQUEST_BODY_BYTES: int = env.int("MAX_REQUEST_BODY_BYTES", default=64 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
+# JSON bodies nested deeper than this are refused with 400 invalid_json (gateway.jsonbody).
+MAX_JSON_DEPTH: int = env.int("MAX_JSON_DEPTH", default=32)
+if MAX_JSON_DEPTH < 1:
+    raise ImproperlyConfigured("MAX_JSON_DEPTH must be at least 1")
 
 # --- Internationalisation ---------------------------------------------------------------------
 
@@ -242,7 +247,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_THROTTLE_CLASSES": ["tenants.throttling.TenantRateThrottle"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["gateway.jsonbody.JsonBodyParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "gateway.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,

@@ -45,6 +45,13 @@ class RefundExceedsPayment(GatewayError):
     retryable = False
 
 
+class InvalidCursor(GatewayError):
+    status = 400
+    code = "invalid_cursor"
+    title = "The cursor is not one this API issued"
+    retryable = False
+
+
 class InvalidIdempotencyKey(GatewayError):
     status = 400
     code = "invalid_idempotency_key"

@@ -3,7 +3,10 @@
 A key is claimed with an INSERT under the (tenant, mode, key) unique constraint in its own
 short transaction, so concurrent requests see each other's claim at once. The request's work
 and its stored response then commit in one transaction: after a crash either both exist (a
-retry replays the response) or neither does (a retry runs the request again).
+retry replays the response) or neither does (a retry runs the request again). A request that
+fails (an exception, a 5xx, 401, 403 or 429) deletes its key on the way out; one whose process
+died keeps it until its lease lapses (a retry takes it over) or its TTL passes (the purge
+deletes it). A key past its TTL is forgotten even before the purge: reusing it is a new request.
 """
 
 from __future__ import annotations
@@ -13,13 +16,17 @@ import json
 import logging
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
+from django.db.models import Q, QuerySet
 from django.http import HttpResponse
 from django.utils import timezone
 
+from gateway import errors as gateway_errors
+from gateway import jsonbody
 from payments import errors
 from payments.models import IdempotencyKey, IdempotencyState, Payment
 from tenants.authentication import ApiCaller
@@ -31,6 +38,8 @@ _VALID_KEY = re.compile(r"^[\x21-\x7e][\x20-\x7e]{0,254}$")  # printable ASCII, 
 _REPLAYED_HEADERS = ("Content-Type", "Location", "Retry-After")
 # Answers given before the request's work began: not the request's result, so not stored.
 _NOT_STORED = {401, 403, 429}
+# INSERT-then-SELECT rounds before giving up when the key's row keeps vanishing in between.
+_CLAIM_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -48,67 +57,119 @@ def validate_key(raw: str) -> str:
 
 
 def fingerprint(body: bytes) -> str:
-    """SHA-256 of the body in canonical form: the same JSON in any key order matches."""
+    """SHA-256 of the body in canonical form: the same JSON in any key order matches.
+
+    Raises `InvalidJson` for JSON that no request may carry (too deep, NUL, lone surrogates):
+    such a request is answered 400 before its key is claimed, so it spends no key. A body that
+    is not JSON at all is hashed as it is; its view answers it (`400 malformed_request`, `415`).
+    """
     try:
-        canonical = json.dumps(
-            json.loads(body), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-        ).encode()
-    except (ValueError, UnicodeDecodeError):
+        document = jsonbody.loads(body)
+    except gateway_errors.InvalidJson:
+        raise
+    except gateway_errors.MalformedRequest:
         canonical = body
+    else:
+        canonical = json.dumps(
+            document, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        ).encode()
     return hashlib.sha256(canonical).hexdigest()
 
 
 def claim(*, caller: ApiCaller, key: str, method: str, path: str, body: bytes) -> Claim:
-    """Claim the key for this request, or say how to answer instead."""
-    now = timezone.now()
+    """Claim the key for this request, or say how to answer instead.
+
+    Raises `InvalidJson` before anything is written, `IdempotencyKeyMismatch` and
+    `IdempotencyKeyInUse`.
+    """
     digest = fingerprint(body)
+    now = timezone.now()
     with transaction.atomic(durable=True):
-        try:
-            with transaction.atomic():
-                record = IdempotencyKey.objects.create(
-                    tenant=caller.tenant,
-                    mode=caller.mode,
-                    key=key,
-                    method=method,
-                    path=path,
-                    fingerprint=digest,
-                    locked_at=now,
-                    expires_at=now + timedelta(hours=settings.IDEMPOTENCY_TTL_HOURS),
-                )
+        for _ in range(_CLAIM_ATTEMPTS):
+            record = _insert(
+                tenant=caller.tenant,
+                mode=caller.mode,
+                key=key,
+                method=method,
+                path=path,
+                fingerprint=digest,
+                locked_at=now,
+                expires_at=now + timedelta(hours=settings.IDEMPOTENCY_TTL_HOURS),
+            )
+            if record is not None:
                 return Claim(record=record)
-        except IntegrityError:
-            pass  # the key exists: decide from its state, under its row lock
-        record = IdempotencyKey.objects.select_for_update().get(
-            tenant=caller.tenant, mode=caller.mode, key=key
-        )
-        if record.state == IdempotencyState.COMPLETED and record.expires_at <= now:
-            record.delete()  # past its TTL: the key is free again
-            return claim(caller=caller, key=key, method=method, path=path, body=body)
-        if (record.method, record.path, record.fingerprint) != (method, path, digest):
-            raise errors.IdempotencyKeyMismatch(
-                f"Idempotency-Key {key!r} was first used for {record.method} {record.path} "
-                "with a different body."
+            # The key exists: decide from its state, under its row lock.
+            record = (
+                IdempotencyKey.objects.select_for_update()
+                .filter(tenant=caller.tenant, mode=caller.mode, key=key)
+                .first()
             )
-        if record.state == IdempotencyState.COMPLETED:
-            return Claim(replay=_replay(record))
-        lease = timedelta(seconds=settings.IDEMPOTENCY_LEASE_SECONDS)
-        if record.locked_at is not None and record.locked_at > now - lease:
-            retry_after = max(1, int((record.locked_at + lease - now).total_seconds()))
-            raise errors.IdempotencyKeyInUse(
-                f"Retry after {retry_after} s.", headers={"Retry-After": str(retry_after)}
-            )
-        # The first attempt died without finishing or releasing: take the key over. Its work
-        # never committed (it would have committed with the response), so running again is safe.
-        logger.warning("idempotency key taken over", extra={"key_id": record.pk})
+            if record is not None:
+                return _decide(record, method=method, path=path, digest=digest, now=now)
+            # Deleted between our INSERT and our SELECT (its request failed and released it,
+            # or the purge ran): the key is free, so insert again.
+    raise errors.IdempotencyKeyInUse("Retry after 1 s.", headers={"Retry-After": "1"})
+
+
+def _insert(**fields: Any) -> IdempotencyKey | None:
+    """The new key, or None if (tenant, mode, key) exists (its claim has committed)."""
+    try:
+        with transaction.atomic():
+            return IdempotencyKey.objects.create(**fields)
+    except IntegrityError:
+        return None
+
+
+def _decide(record: IdempotencyKey, *, method: str, path: str, digest: str, now: datetime) -> Claim:
+    """What to do with a request for an existing key; the caller holds the key's row lock."""
+    lease = timedelta(seconds=settings.IDEMPOTENCY_LEASE_SECONDS)
+    held = (
+        record.state == IdempotencyState.IN_PROGRESS
+        and record.locked_at is not None
+        and record.locked_at > now - lease
+    )
+    if record.expires_at <= now and not held:
+        # Past its TTL, and the purge has not run yet: the key is forgotten, so this is a new
+        # request (whatever its body). The row is reset in place: no second insert, no nesting.
+        logger.info("idempotency key reused after its TTL", extra={"key_id": record.pk})
+        record.method, record.path, record.fingerprint = method, path, digest
+        record.state = IdempotencyState.IN_PROGRESS
         record.locked_at = now
-        record.save(update_fields=["locked_at"])
+        record.response_status = None
+        record.response_headers = {}
+        record.response_body = None
+        record.payment = None
+        record.created_at = now
+        record.expires_at = now + timedelta(hours=settings.IDEMPOTENCY_TTL_HOURS)
+        record.save()
         return Claim(record=record)
+    if (record.method, record.path, record.fingerprint) != (method, path, digest):
+        raise errors.IdempotencyKeyMismatch(
+            f"Idempotency-Key {record.key!r} was first used for {record.method} {record.path} "
+            "with a different body."
+        )
+    if record.state == IdempotencyState.COMPLETED:
+        return Claim(replay=_replay(record))
+    if held:
+        assert record.locked_at is not None  # noqa: S101  # `held` says so
+        retry_after = max(1, int((record.locked_at + lease - now).total_seconds()))
+        raise errors.IdempotencyKeyInUse(
+            f"Retry after {retry_after} s.", headers={"Retry-After": str(retry_after)}
+        )
+    # The first attempt died without finishing or releasing: take the key over. Its work never
+    # committed (it would have committed with the response), so running again is safe.
+    logger.warning("idempotency key taken over", extra={"key_id": record.pk})
+    record.locked_at = now
+    record.save(update_fields=["locked_at"])
+    return Claim(record=record)
 
 
 def complete(*, record: IdempotencyKey, response: HttpResponse) -> bool:
     """Store the response, inside the request's transaction. False if it is not stored."""
     if response.status_code >= 500 or response.status_code in _NOT_STORED:
         return False
+    payment = _payment_in(response, record)
+    held_since = record.locked_at
     record.state = IdempotencyState.COMPLETED
     record.locked_at = None
     record.response_status = response.status_code
@@ -116,34 +177,60 @@ def complete(*, record: IdempotencyKey, response: HttpResponse) -> bool:
         name: response[name] for name in _REPLAYED_HEADERS if response.has_header(name)
     }
     record.response_body = bytes(response.content)
-    record.payment = _payment_in(response, record)
-    record.save()
+    record.payment = payment
+    try:
+        record.save()
+    except BaseException:
+        # Not stored, so the row is still this request's claim: release() must find it.
+        record.state, record.locked_at = IdempotencyState.IN_PROGRESS, held_since
+        raise
     return True
 
 
 def release(*, record: IdempotencyKey) -> None:
-    """After a failure, free the key at once so that a retry can proceed."""
-    IdempotencyKey.objects.filter(pk=record.pk, state=IdempotencyState.IN_PROGRESS).update(
-        locked_at=None
-    )
+    """After a failure, delete the key at once: a retry with it is a new request.
+
+    The request's work rolled back with its transaction, so nothing refers to the key. Only
+    this request's claim is deleted: if its lease lapsed and another request took the key over
+    (a newer `locked_at`), that request keeps it.
+    """
+    try:
+        IdempotencyKey.objects.filter(
+            pk=record.pk, state=IdempotencyState.IN_PROGRESS, locked_at=record.locked_at
+        ).delete()
+    except DatabaseError:
+        # The database is failing, likely why the request failed: the key stays in progress
+        # until its lease lapses (then a retry takes it over) or its TTL (then it is purged).
+        logger.warning("idempotency key not released", extra={"key_id": record.pk}, exc_info=True)
 
 
 def purge_expired(*, batch_size: int = 1000) -> int:
-    """Delete completed keys past their TTL, in batches; never one still in progress."""
-    purged = 0
+    """Delete keys past their TTL, in batches; never one whose request still holds its lease.
+
+    Completed keys go, and so do in-progress ones whose request died without releasing them
+    (a SIGKILLed process): past the lease, no request is still running under the key.
+    """
+    now = timezone.now()
+    lease = timedelta(seconds=settings.IDEMPOTENCY_LEASE_SECONDS)
+    expired = IdempotencyKey.objects.filter(expires_at__lte=now)
+    completed = expired.filter(state=IdempotencyState.COMPLETED)  # idempotency_purge_idx
+    abandoned = expired.filter(state=IdempotencyState.IN_PROGRESS).filter(
+        Q(locked_at__isnull=True) | Q(locked_at__lte=now - lease)
+    )
+    return _delete_in_batches(completed, batch_size) + _delete_in_batches(abandoned, batch_size)
+
+
+def _delete_in_batches(keys: QuerySet[IdempotencyKey], batch_size: int) -> int:
+    deleted = 0
     while True:
         with transaction.atomic(durable=True):
             batch = list(
-                IdempotencyKey.objects.filter(
-                    state=IdempotencyState.COMPLETED, expires_at__lte=timezone.now()
-                )
-                .select_for_update(skip_locked=True)
-                .values_list("pk", flat=True)[:batch_size]
+                keys.select_for_update(skip_locked=True).values_list("pk", flat=True)[:batch_size]
             )
             IdempotencyKey.objects.filter(pk__in=batch).delete()
-        purged += len(batch)
+        deleted += len(batch)
         if len(batch) < batch_size:
-            return purged
+            return deleted
 
 
 def _replay(record: IdempotencyKey) -> HttpResponse:

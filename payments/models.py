@@ -212,11 +212,9 @@ class IdempotencyKey(models.Model):
             ),
         ]
         indexes = [
-            models.Index(
-                fields=["expires_at"],
-                condition=Q(state="completed"),
-                name="idempotency_purge_idx",
-            )
+            # The purge's two queries: completed keys past their TTL, and abandoned in-progress
+            # ones (a SIGKILLed request) past it.
+            models.Index(fields=["expires_at"], name="idempotency_expires_idx")
         ]
 
     def __str__(self) -> str:

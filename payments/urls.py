@@ -1,12 +1,44 @@
-from django.urls import path
+from django.urls import path, register_converter
 
 from payments import views
 
+
+class PaymentIdConverter:
+    """`pay_` and 24 base62 characters (models.new_public_id): anything else is a plain 404."""
+
+    regex = "pay_[A-Za-z0-9]{24}"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+class MsisdnConverter:
+    """The characters a phone number may be spelled with (routing.normalize_msisdn)."""
+
+    regex = r"[0-9+() \-]{1,32}"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(PaymentIdConverter, "payment_id")
+register_converter(MsisdnConverter, "msisdn")
+
 urlpatterns = [
     path("payments", views.PaymentListCreateView.as_view(), name="payment-list"),
-    path("payments/<str:public_id>", views.PaymentDetailView.as_view(), name="payment-detail"),
     path(
-        "payments/<str:public_id>/refund", views.PaymentRefundView.as_view(), name="payment-refund"
+        "payments/<payment_id:public_id>", views.PaymentDetailView.as_view(), name="payment-detail"
     ),
-    path("accounts/<str:msisdn>", views.AccountView.as_view(), name="account"),
+    path(
+        "payments/<payment_id:public_id>/refund",
+        views.PaymentRefundView.as_view(),
+        name="payment-refund",
+    ),
+    path("accounts/<msisdn:msisdn>", views.AccountView.as_view(), name="account"),
 ]

@@ -1,15 +1,18 @@
 from __future__ import annotations
 
+from base64 import b64decode
 from typing import Any
 
+from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.pagination import CursorPagination
+from rest_framework.exceptions import NotFound
+from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from payments import selectors, services
+from payments import errors, selectors, services
 from payments.serializers import (
     AccountHolderSerializer,
     PaymentCreateSerializer,
@@ -20,6 +23,8 @@ from payments.serializers import (
 from providers.serializers import MsisdnField
 from tenants.authentication import caller_of
 
+_CURSOR_HINT = "Use the next or previous link of a list answer as it is."
+
 
 class PaymentCursorPagination(CursorPagination):
     """Newest first; stable under concurrent inserts, unlike page numbers."""
@@ -28,6 +33,30 @@ class PaymentCursorPagination(CursorPagination):
     page_size = 25
     max_page_size = 100
     page_size_query_param = "limit"
+
+    def decode_cursor(self, request: Request) -> Cursor | None:
+        """DRF's cursor, refused with 400 invalid_cursor unless it is one we could have issued.
+
+        DRF skips characters outside base64's alphabet (so `!!!` would read as the first page)
+        and leaves the position unchecked (so a non-date reached PostgreSQL as a 500).
+        """
+        encoded = request.query_params.get(self.cursor_query_param)
+        if encoded is None:
+            return None
+        try:
+            b64decode(encoded, validate=True)
+            cursor = super().decode_cursor(request)
+        except (ValueError, NotFound):  # binascii.Error is a ValueError
+            raise errors.InvalidCursor(_CURSOR_HINT) from None
+        if cursor is not None and cursor.position is not None:
+            # The position is the last row's created_at (ordering is -created_at, -id).
+            try:
+                position = parse_datetime(str(cursor.position))
+            except ValueError:
+                position = None
+            if position is None or position.tzinfo is None:
+                raise errors.InvalidCursor(_CURSOR_HINT)
+        return cursor
 
     def get_paginated_response(self, data: Any) -> Response:
         return Response(

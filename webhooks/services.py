@@ -90,13 +90,10 @@ def receive_callback(*, provider: str, token: str, request: HttpRequest) -> str:
         raise BadSignature()
     try:
         hint = registry.get_adapter(payment.provider, payment.mode).parse_callback(raw)
-    except (PermanentError, RecursionError) as exc:
-        # RecursionError: deeply nested JSON. parse_callback is being taught to raise
-        # PermanentError for it itself; until then a hostile body must not be a 500.
+    except PermanentError as exc:  # not JSON, nested too deep, text PostgreSQL cannot store
         _conclude(callback, CallbackOutcome.MALFORMED)
         count_rejected(provider=provider, reason=Reason.MALFORMED)
-        detail = exc.message if isinstance(exc, PermanentError) else "The body is nested too deep"
-        raise MalformedCallback(detail) from exc
+        raise MalformedCallback(exc.message) from exc
     callback.claimed_status = hint.claimed_outcome.value
     if payment.is_final:
         # A late or repeated callback: the answer is already known and never changes (checked

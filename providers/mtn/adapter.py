@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 from collections.abc import Callable
 from decimal import Decimal
@@ -13,6 +12,8 @@ import tenacity
 from circuitbreaker import CircuitBreaker  # type: ignore[import-untyped]  # no type hints
 from django.conf import settings
 
+from gateway import errors as gateway_errors
+from gateway import jsonbody
 from providers import breakers
 from providers.base import (
     AccountHolder,
@@ -218,9 +219,9 @@ class MtnAdapter(ProviderAdapter):
     def parse_callback(self, body: bytes) -> CallbackHint:
         """MTN's callback is the status object without the reference (providers.md §1.7)."""
         try:
-            payload = json.loads(body)
-        except ValueError as exc:
-            raise PermanentError("The callback body is not JSON") from exc
+            payload = jsonbody.loads(body)
+        except gateway_errors.MalformedRequest as exc:  # not JSON, too deep, NUL, surrogates
+            raise PermanentError(f"The callback body is not acceptable JSON: {exc.detail}") from exc
         if not isinstance(payload, dict) or "status" not in payload:
             raise PermanentError("The callback has no status")
         result = _result_from_status(payload, [])

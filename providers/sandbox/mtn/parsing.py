@@ -6,7 +6,6 @@ other than the API user's are MTN's 500s (providers.md §1.6).
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from dataclasses import dataclass
@@ -14,6 +13,8 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
+from gateway import jsonbody
+from gateway.errors import GatewayError
 from providers.sandbox.mtn import errors
 
 # The environments this simulator serves and the one currency each accepts: MTN's sandbox
@@ -75,8 +76,8 @@ def parse_uuid4(value: str | None, *, name: str) -> uuid.UUID:
 
 def parse_json_object(body: bytes) -> dict[str, Any]:
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        data = jsonbody.loads(body)  # the gateway's limits: depth, text PostgreSQL can store
+    except GatewayError:
         raise errors.ValidationError("The request body is not valid JSON.") from None
     if not isinstance(data, dict):
         raise errors.ValidationError("The request body must be a JSON object.")

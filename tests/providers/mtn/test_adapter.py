@@ -381,6 +381,21 @@ def test_parse_callback_is_only_a_hint() -> None:
         MtnAdapter(mode="test", config=dict(CONFIG)).parse_callback(b"<html>")
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"status": "SUCCESSFUL", "x": ' + b"[" * 20_000 + b"]" * 20_000 + b"}",
+        b'{"status": "SUCCESSFUL", "externalId": "order\\u0000"}',
+        b'{"status": "SUCCESSFUL", "externalId": "\\udfff"}',
+        b"\xff\xfe",
+    ],
+    ids=["20000-deep", "nul", "lone-surrogate", "not-utf8"],
+)
+def test_parse_callback_refuses_hostile_json_as_permanent(body: bytes) -> None:
+    with pytest.raises(PermanentError, match="not acceptable JSON"):
+        MtnAdapter(mode="test", config=dict(CONFIG)).parse_callback(body)
+
+
 def test_breaker_opens_after_consecutive_failures_then_fails_fast(
     mocked, adapter, settings
 ) -> None:
