@@ -64,6 +64,12 @@ class IdempotencyMiddleware:
                 stored = idempotency.complete(record=claim.record, response=response)
                 if not stored:
                     transaction.set_rollback(True)  # a failed request leaves nothing behind
+        except (OperationalError, InterfaceError) as exc:
+            # The database went away during the request, or while committing it: nothing is
+            # known to be done, and a retry with the same key either replays what committed
+            # or runs the request again. Never a 500 (as_gateway_error logs it).
+            idempotency.release(record=claim.record)
+            return errors.problem_response(errors.as_gateway_error(exc) or errors.GatewayError())
         except BaseException:
             idempotency.release(record=claim.record)
             raise

@@ -4,19 +4,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('payments', '0005_final_status_is_immutable'),
-        ('tenants', '0001_initial'),
+        ("payments", "0005_final_status_is_immutable"),
+        ("tenants", "0001_initial"),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='idempotencykey',
-            name='idempotency_purge_idx',
+            model_name="idempotencykey",
+            name="idempotency_purge_idx",
         ),
         migrations.AddIndex(
-            model_name='idempotencykey',
-            index=models.Index(fields=['expires_at'], name='idempotency_expires_idx'),
+            model_name="idempotencykey",
+            index=models.Index(fields=["expires_at"], name="idempotency_expires_idx"),
         ),
     ]

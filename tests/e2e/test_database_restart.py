@@ -80,6 +80,8 @@ class Stack:
             PAYMENT_LEASE_SECONDS="15",
             PAYMENT_SUBMIT_MAX_ATTEMPTS="30",
             MTN_BREAKER_RESET_SECONDS="2",
+            # A key whose request died with the database is free again after this (90 s).
+            IDEMPOTENCY_LEASE_SECONDS="20",
         )
         for command in (["migrate", "--noinput"], ["create_tenant", "Chaos Ltd"]):
             done = subprocess.run(
@@ -147,7 +149,7 @@ class Merchant(threading.Thread):
                 "msisdn": f"2609612{self.index:02d}{number % 1000:03d}",
                 "external_id": f"chaos-{self.index}-{number}",
             }
-            deadline = time.monotonic() + 90
+            deadline = time.monotonic() + 120
             while time.monotonic() < deadline:
                 try:
                     response = session.post(
@@ -183,6 +185,7 @@ def test_a_database_restart_under_load_loses_nothing_and_stops_nothing(cluster, 
         assert wait_for(
             lambda: (stack.ready() or {}).get("jobs", {}).get("workers") == 3, within=60
         ), stack.supervisor.output()
+        assert wait_for(lambda: len(stack.pids()) == 4, within=20), stack.ctl("status")
         before = stack.pids()
         stop_creating = threading.Event()
         merchants = [Merchant(stack, index, stop_creating) for index in range(CLIENTS)]
@@ -224,6 +227,10 @@ def test_a_database_restart_under_load_loses_nothing_and_stops_nothing(cluster, 
         assert after["worker:worker-0"] != killed
         assert wait_for(
             lambda: (stack.ready() or {}).get("jobs", {}).get("workers") == 3, within=40
+        ), (
+            stack.ready(),
+            requests.get(f"{stack.base_url}/health/ready", timeout=5).text,
+            cluster.query("SELECT id, last_heartbeat, now() FROM procrastinate_workers"),
         )
 
         rows = cluster.query(

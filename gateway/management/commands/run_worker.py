@@ -16,8 +16,10 @@ import signal
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
+from django.db import DatabaseError, connections
 from procrastinate.contrib.django import app
 from procrastinate.contrib.django.django_connector import DjangoConnector
 
@@ -66,6 +68,7 @@ async def run_forever(*, queues: list[str] | None, concurrency: int, name: str) 
     while not stop.is_set():
         started = loop.time()
         try:
+            await sync_to_async(_forget_connections, thread_sensitive=True)()
             await _run_until_stopped(queues=queues, concurrency=concurrency, name=name, stop=stop)
         except Exception:  # the outermost boundary: whatever stopped it, log and start again
             logger.exception("worker failed", extra={"worker": name})
@@ -78,6 +81,14 @@ async def run_forever(*, queues: list[str] | None, concurrency: int, name: str) 
             await asyncio.wait_for(stop.wait(), timeout=delay)
         delay = min(delay * 2, RESTART_MAX_SECONDS)
     logger.info("worker shut down", extra={"worker": name})
+
+
+def _forget_connections() -> None:
+    """Drop the Django connection of asgiref's thread-sensitive thread, where Procrastinate's
+    periodic deferrer runs: after a database restart it is broken, and nothing else would
+    ever replace it (job threads get theirs checked before every job)."""
+    with contextlib.suppress(DatabaseError):
+        connections.close_all()
 
 
 async def _run_until_stopped(
