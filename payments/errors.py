@@ -76,3 +76,12 @@ class IdempotencyKeyInUse(GatewayError):
 def invalid_field(field: str, message: str) -> ValidationFailed:
     """A business rule on one input field, shaped like the serializer's own field errors."""
     return ValidationFailed(errors=[{"field": field, "message": message}])
+
+
+class InsufficientBalance(GatewayError):
+    # 402, as Stripe answers a payment that cannot be funded: the request is well-formed and
+    # would succeed with more money available, unlike a 409 about the resource's state.
+    status = 402
+    code = "insufficient_balance"
+    title = "The available balance does not cover this amount and its fee"
+    retryable = False

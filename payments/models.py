@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import string
 import uuid
+from decimal import Decimal
 
 from django.db import models
 from django.db.models import Q
@@ -51,6 +52,8 @@ class Payment(models.Model):
     flow = models.CharField(max_length=12, choices=Flow.choices, default=Flow.COLLECTION)
     provider = models.CharField(max_length=8, choices=Provider.choices)
     amount = models.DecimalField(max_digits=14, decimal_places=2)
+    # The tenant's price at creation (payments.ledger.services.fee_for), never recomputed.
+    fee = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0.00"))
     currency = models.CharField(max_length=3, default="ZMW")
     msisdn = models.CharField(max_length=15)  # E.164 digits, no "+"
     external_id = models.CharField(max_length=64)
@@ -95,6 +98,7 @@ class Payment(models.Model):
                 fields=["tenant", "mode", "external_id"], name="payment_external_id_uniq"
             ),
             models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),
+            models.CheckConstraint(condition=Q(fee__gte=0), name="payment_fee_non_negative"),
             models.CheckConstraint(
                 condition=Q(currency__regex=r"^[A-Z]{3}$"), name="payment_currency_iso4217"
             ),
@@ -143,6 +147,13 @@ class Payment(models.Model):
     @property
     def is_final(self) -> bool:
         return self.status in FINAL_STATUSES
+
+    @property
+    def net(self) -> Decimal:
+        """What the payment does to the merchant's balance once SUCCESSFUL."""
+        if self.flow == Flow.COLLECTION:
+            return self.amount - self.fee
+        return -(self.amount + self.fee)
 
 
 class Transaction(models.Model):
@@ -219,3 +230,7 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} ({self.state})"
+
+
+# The ledger's models live in their own module of this app (payments.ledger).
+from payments.ledger.models import Account, Entry, FeeSchedule  # noqa: E402, F401

@@ -28,6 +28,7 @@ from audit import services as audit
 from gateway import context
 from gateway.db import ensure_outside_transaction
 from payments import errors
+from payments.ledger import services as ledger
 from payments.models import FINAL_STATUSES, Flow, Payment, Status, Transaction
 from providers import registry, routing
 from providers.base import (
@@ -95,6 +96,7 @@ def create_payment(
         description=description,
         metadata=metadata or {},
         refund_of=refund_of,
+        fee=ledger.fee_for(tenant=tenant, provider=routed, flow=flow, amount=amount),
         expires_at=timezone.now() + timedelta(seconds=settings.PAYMENT_EXPIRY_SECONDS),
         # A safety net: if the submission job is lost (a worker killed mid-job), the poller
         # submits again once this passes, with the same reference.
@@ -112,6 +114,9 @@ def create_payment(
             f"external_id {external_id!r} is already used by {existing.public_id}.",
             payment_id=existing.public_id,
         ) from exc
+    if flow != Flow.COLLECTION:
+        # Money leaving: reserved now, or refused now, before anything reaches the operator.
+        ledger.reserve_for_payment(payment=payment, actor=actor)
     audit.record(
         actor=actor,
         action="payment.created",
@@ -327,8 +332,8 @@ def transition_payment(
 
     A conditional UPDATE (`WHERE status = 'PENDING'`): if the payment became final meanwhile
     (another process, a late answer, expiry), nothing is written and False is returned; the
-    in-memory payment is then reloaded. The audit row, and what follows a final status, commit
-    in the same transaction as the change.
+    in-memory payment is then reloaded. The ledger postings, the audit row and what follows a
+    final status commit in the same transaction as the change.
     """
     if status not in FINAL_STATUSES:
         raise ValueError(f"{status} is not a final status")
@@ -353,6 +358,7 @@ def transition_payment(
         return False
     for field, value in changes.items():
         setattr(payment, field, value)
+    ledger.post_final_status(payment=payment)
     audit.record(
         actor=actor,
         action=f"payment.{status.lower()}",

@@ -12,6 +12,7 @@ import requests
 
 from payments import services
 from tests import live
+from tests.payments.factories import fund
 from tests.tenants.factories import issue_key
 
 
@@ -76,4 +77,6 @@ def gateway(live_server, settings) -> Gateway:
     # Long enough that only a callback can settle a payment quickly; tests that rely on the
     # poller shorten it.
     settings.PAYMENT_POLL_SCHEDULE_SECONDS = [60]
-    return Gateway(live_server.url, issue_key().secret)
+    issued = issue_key()
+    fund(issued.api_key.tenant)  # payouts and refunds spend the merchant's balance
+    return Gateway(live_server.url, issued.secret)

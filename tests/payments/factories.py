@@ -6,8 +6,11 @@ from decimal import Decimal
 import factory
 from django.utils import timezone
 
+from audit.services import SYSTEM
+from payments.ledger import services as ledger
+from payments.ledger.models import EntryKind
 from payments.models import Flow, Payment
-from tenants.models import Mode
+from tenants.models import Mode, Tenant
 from tests.tenants.factories import TenantFactory
 
 
@@ -25,3 +28,16 @@ class PaymentFactory(factory.django.DjangoModelFactory[Payment]):
     external_id = factory.Sequence(lambda n: f"order-{n}")
     description = "Order"
     expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(hours=1))
+
+
+def fund(tenant: Tenant, amount: str = "10000.00", mode: str = Mode.TEST) -> None:
+    """Give a tenant available balance, as a test top-up does (payouts and refunds need it)."""
+    ledger.adjust_balance(
+        tenant=tenant,
+        mode=mode,
+        amount=Decimal(amount),
+        currency="ZMW",
+        reason="test funds",
+        actor=SYSTEM,
+        kind=EntryKind.TOP_UP,
+    )

@@ -15,7 +15,7 @@ from audit.services import SYSTEM
 from payments import errors, services
 from payments.models import Flow, Payment, Status
 from providers.base import FailureCode, Outcome, ProviderResult
-from tests.payments.factories import PaymentFactory
+from tests.payments.factories import PaymentFactory, fund
 from tests.providers.mtn.fake import mtn_with_tokens
 
 pytestmark = pytest.mark.django_db
@@ -182,6 +182,7 @@ def test_refund_is_checked_against_what_was_collected_and_refunded() -> None:
     collected = PaymentFactory.create(
         status=Status.SUCCESSFUL, completed_at=timezone.now(), amount=Decimal("100")
     )
+    fund(collected.tenant)
 
     first = services.create_refund(payment=collected, actor=SYSTEM, amount=Decimal("60"))
     with pytest.raises(errors.RefundExceedsPayment):
@@ -202,6 +203,7 @@ def test_refund_endpoint(api, test_key) -> None:
     collected = PaymentFactory.create(
         tenant=test_key.api_key.tenant, status=Status.SUCCESSFUL, completed_at=timezone.now()
     )
+    fund(collected.tenant)
 
     response = api.post(
         f"/api/v1/payments/{collected.public_id}/refund", {"amount": "50"}, format="json"

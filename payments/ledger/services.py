@@ -1,0 +1,322 @@
+"""Postings. Called inside the transaction of the change they belong to (a payment created,
+a final status, a top-up, an adjustment): all commit together, or none.
+
+Merchant accounts change only through `_move`, one conditional UPDATE that checks the limit
+and moves the totals at once, so concurrent payouts can never take a balance below zero.
+"""
+
+from __future__ import annotations
+
+import logging
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.db import IntegrityError, connection, transaction
+
+from audit import services as audit
+from payments import errors
+from payments.ledger.models import (
+    FLOW_KIND,
+    ZERO,
+    Account,
+    AccountKind,
+    Entry,
+    EntryKind,
+    EntryPhase,
+    FeeSchedule,
+)
+from payments.models import Flow, Payment, Status
+from tenants.models import Mode, Tenant
+
+logger = logging.getLogger(__name__)
+
+CENT = Decimal("0.01")
+
+
+# --- fees -----------------------------------------------------------------------------------
+
+
+def fee_for(*, tenant: Tenant, provider: str, flow: str, amount: Decimal) -> Decimal:
+    """The tenant's price for this payment: percent + fixed, at least the minimum. A
+    collection's fee never exceeds its amount."""
+    schedule = FeeSchedule.objects.filter(tenant=tenant, provider=provider, flow=flow).first()
+    if schedule is None:
+        return ZERO
+    fee = (amount * schedule.percent / 100).quantize(CENT, rounding=ROUND_HALF_UP)
+    fee = max(fee + schedule.fixed, schedule.minimum)
+    return min(fee, amount) if flow == Flow.COLLECTION else fee
+
+
+# --- accounts -------------------------------------------------------------------------------
+
+
+def merchant_account(*, tenant_id: object, mode: str, currency: str) -> Account:
+    return _account(kind=AccountKind.MERCHANT, tenant_id=tenant_id, mode=mode, currency=currency)
+
+
+def float_account(*, provider: str, mode: str, currency: str) -> Account:
+    return _account(
+        kind=AccountKind.OPERATOR_FLOAT, provider=provider, mode=mode, currency=currency
+    )
+
+
+def gateway_account(*, kind: AccountKind, mode: str, currency: str) -> Account:
+    return _account(kind=kind, mode=mode, currency=currency)
+
+
+def _account(
+    *, kind: AccountKind, mode: str, currency: str, tenant_id: object = None, provider: str = ""
+) -> Account:
+    lookup = {
+        "kind": kind,
+        "tenant_id": tenant_id,
+        "provider": provider,
+        "mode": mode,
+        "currency": currency,
+    }
+    account = Account.objects.filter(**lookup).first()
+    if account is not None:
+        return account
+    try:
+        with transaction.atomic():  # a concurrent first payment may create it first
+            return Account.objects.create(**lookup)
+    except IntegrityError:
+        return Account.objects.get(**lookup)
+
+
+# --- payments -------------------------------------------------------------------------------
+
+
+def reserve_for_payment(*, payment: Payment, actor: audit.Actor) -> None:
+    """Money leaving (a payout or a refund): reserve amount + fee from the merchant's available
+    balance, or raise InsufficientBalance and change nothing."""
+    merchant = merchant_account(
+        tenant_id=payment.tenant_id, mode=payment.mode, currency=payment.currency
+    )
+    total = payment.amount + payment.fee
+    moved = _move(merchant, debits_pending=total, require_available=total)
+    if moved is None:
+        available = Account.objects.get(pk=merchant.pk).available
+        raise errors.InsufficientBalance(
+            f"Available {available} {payment.currency}; this needs {total} "
+            f"({payment.amount} and a fee of {payment.fee}).",
+            available=str(available),
+            required=str(total),
+        )
+    available, reserved = moved
+    float_ = float_account(provider=payment.provider, mode=payment.mode, currency=payment.currency)
+    fees = gateway_account(kind=AccountKind.FEES, mode=payment.mode, currency=payment.currency)
+    kind = FLOW_KIND[Flow(payment.flow)]
+    legs = [
+        (leg_kind, credit, amount)
+        for leg_kind, credit, amount in [
+            (kind, float_, payment.amount),
+            (EntryKind.FEE, fees, payment.fee),
+        ]
+        if amount
+    ]
+    # Balances leg by leg; the totals returned are those after the last leg.
+    rest = sum((amount for _, _, amount in legs), ZERO)
+    for leg_kind, credit, amount in legs:
+        rest -= amount
+        _entry(
+            payment=payment,
+            code=str(leg_kind),
+            kind=leg_kind,
+            phase=EntryPhase.PENDING,
+            debit=merchant,
+            credit=credit,
+            amount=amount,
+            available_after=available + rest,
+            reserved_after=reserved - rest,
+            actor=actor,
+        )
+
+
+def post_final_status(*, payment: Payment) -> None:
+    """What a final status does to balances. Called by the one writer of status, in its
+    transaction, exactly once per payment."""
+    if payment.flow == Flow.COLLECTION:
+        if payment.status == Status.SUCCESSFUL:
+            _post_collection(payment)
+        return
+    pending = list(Entry.objects.filter(payment=payment, phase=EntryPhase.PENDING).order_by("id"))
+    if not pending:
+        # A payment older than the ledger, never backfilled: check_ledger reports it.
+        logger.error("no reservation to resolve", extra={"payment_id": payment.public_id})
+        return
+    post = payment.status == Status.SUCCESSFUL
+    total = sum((entry.amount for entry in pending), ZERO)
+    merchant = pending[0].debit_account
+    moved = _move(merchant, debits_pending=-total, debits_posted=total if post else ZERO)
+    assert moved is not None  # noqa: S101  # releasing a reservation needs no headroom
+    available, reserved = moved
+    remaining = total
+    for entry in pending:
+        remaining -= entry.amount
+        _entry(
+            payment=payment,
+            code=f"{entry.code}:{'post' if post else 'void'}",
+            kind=EntryKind(entry.kind),
+            phase=EntryPhase.POST_PENDING if post else EntryPhase.VOID_PENDING,
+            debit=merchant,
+            credit=entry.credit_account,
+            amount=entry.amount,
+            pending=entry,
+            # A void returns the money leg by leg; a post leaves available as it was.
+            available_after=available - (remaining if not post else ZERO),
+            reserved_after=reserved + remaining,
+            actor=audit.SYSTEM,
+        )
+
+
+def _post_collection(payment: Payment) -> None:
+    merchant = merchant_account(
+        tenant_id=payment.tenant_id, mode=payment.mode, currency=payment.currency
+    )
+    moved = _move(merchant, credits_posted=payment.amount, debits_posted=payment.fee)
+    assert moved is not None  # noqa: S101  # a credit needs no headroom
+    available, reserved = moved
+    float_ = float_account(provider=payment.provider, mode=payment.mode, currency=payment.currency)
+    _entry(
+        payment=payment,
+        code=EntryKind.COLLECTION,
+        kind=EntryKind.COLLECTION,
+        phase=EntryPhase.POSTED,
+        debit=float_,
+        credit=merchant,
+        amount=payment.amount,
+        available_after=available + payment.fee,
+        reserved_after=reserved,
+        actor=audit.SYSTEM,
+    )
+    if payment.fee:
+        fees = gateway_account(kind=AccountKind.FEES, mode=payment.mode, currency=payment.currency)
+        _entry(
+            payment=payment,
+            code=EntryKind.FEE,
+            kind=EntryKind.FEE,
+            phase=EntryPhase.POSTED,
+            debit=merchant,
+            credit=fees,
+            amount=payment.fee,
+            available_after=available,
+            reserved_after=reserved,
+            actor=audit.SYSTEM,
+        )
+
+
+# --- top-ups and adjustments ----------------------------------------------------------------
+
+
+@transaction.atomic
+def adjust_balance(
+    *,
+    tenant: Tenant,
+    mode: Mode | str,
+    amount: Decimal,
+    currency: str,
+    reason: str,
+    actor: audit.Actor,
+    kind: EntryKind = EntryKind.ADJUSTMENT,
+) -> Entry:
+    """Credit (amount > 0) or debit (amount < 0) a merchant's available balance against the
+    gateway's equity: a test top-up, or finance recording money in or a settlement out."""
+    if amount == 0 or amount != amount.quantize(CENT):
+        raise errors.invalid_field("amount", "A non-zero amount with at most 2 decimals.")
+    if not reason.strip():
+        raise errors.invalid_field("reason", "Say why the balance changes.")
+    merchant = merchant_account(tenant_id=tenant.pk, mode=mode, currency=currency)
+    equity = gateway_account(kind=AccountKind.EQUITY, mode=mode, currency=currency)
+    size = abs(amount)
+    if amount > 0:
+        moved = _move(merchant, credits_posted=size)
+        debit, credit = equity, merchant
+    else:
+        moved = _move(merchant, debits_posted=size, require_available=size)
+        debit, credit = merchant, equity
+    if moved is None:
+        raise errors.InsufficientBalance(f"The available balance is below {size} {currency}.")
+    entry = _entry(
+        payment=None,
+        code="",
+        kind=kind,
+        phase=EntryPhase.POSTED,
+        debit=debit,
+        credit=credit,
+        amount=size,
+        available_after=moved[0],
+        reserved_after=moved[1],
+        actor=actor,
+        description=reason.strip()[:255],
+    )
+    audit.record(
+        actor=actor,
+        action=f"ledger.{kind}",
+        target=entry,
+        tenant=tenant,
+        data={"amount": str(amount), "currency": currency, "mode": str(mode), "reason": reason},
+    )
+    return entry
+
+
+# --- internals ------------------------------------------------------------------------------
+
+
+def _move(
+    account: Account,
+    *,
+    credits_posted: Decimal = ZERO,
+    debits_posted: Decimal = ZERO,
+    debits_pending: Decimal = ZERO,
+    require_available: Decimal | None = None,
+) -> tuple[Decimal, Decimal] | None:
+    """Move a merchant account's totals in one statement; with `require_available`, only if
+    that much is available (checked by the same statement). Returns (available, reserved)
+    after the move, or None when the balance is short."""
+    sql = (
+        "UPDATE ledger_account SET credits_posted = credits_posted + %s,"
+        " debits_posted = debits_posted + %s, debits_pending = debits_pending + %s"
+        " WHERE id = %s"
+    )
+    params: list[Decimal | int] = [credits_posted, debits_posted, debits_pending, account.pk]
+    if require_available is not None:
+        sql += " AND credits_posted - debits_posted - debits_pending >= %s"
+        params.append(require_available)
+    sql += " RETURNING credits_posted - debits_posted - debits_pending, debits_pending"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return (row[0], row[1]) if row else None
+
+
+def _entry(
+    *,
+    payment: Payment | None,
+    code: str,
+    kind: EntryKind,
+    phase: EntryPhase,
+    debit: Account,
+    credit: Account,
+    amount: Decimal,
+    available_after: Decimal,
+    reserved_after: Decimal,
+    actor: audit.Actor,
+    pending: Entry | None = None,
+    description: str = "",
+) -> Entry:
+    return Entry.objects.create(
+        payment=payment,
+        code=code,
+        kind=kind,
+        phase=phase,
+        debit_account=debit,
+        credit_account=credit,
+        amount=amount,
+        currency=debit.currency,
+        mode=debit.mode,
+        pending=pending,
+        available_after=available_after,
+        reserved_after=reserved_after,
+        actor_label=actor.label or actor.kind,
+        description=description,
+    )
