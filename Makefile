@@ -32,6 +32,7 @@ WORKER_PROCESSES ?= 1
 # supervisord runs web, workers and scheduler, restarting any that dies (deploy/supervisord.conf).
 run: $(VENV)/.runtime
 	$(PY) manage.py migrate --noinput
+	$(PY) manage.py backfill_ledger
 	$(PY) manage.py demo_tenant --base-url http://$(CURL_HOST):$(PORT)
 	HOST=$(HOST) GATEWAY_PORT=$(PORT) WORKER_PROCESSES=$(WORKER_PROCESSES) \
 	  VENV_BIN=$(CURDIR)/$(VENV)/bin exec $(VENV)/bin/supervisord -c deploy/supervisord.conf

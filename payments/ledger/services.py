@@ -11,6 +11,7 @@ import logging
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Exists, OuterRef, Q
 
 from audit import services as audit
 from payments import errors
@@ -257,6 +258,60 @@ def adjust_balance(
         data={"amount": str(amount), "currency": currency, "mode": str(mode), "reason": reason},
     )
     return entry
+
+
+# --- backfill -------------------------------------------------------------------------------
+
+
+def backfill(*, batch_size: int = 500) -> int:
+    """Post the payments made before the ledger existed, oldest first, as if it had seen them:
+    successful collections credit their merchant; payouts and refunds reserve, then post or
+    void. Safe to run again (it only takes payments with no entry) and beside live traffic
+    (each payment under its row lock). Returns how many payments it posted."""
+    posted = 0
+    while True:
+        candidates = list(
+            Payment.objects.filter(
+                Q(flow=Flow.COLLECTION, status=Status.SUCCESSFUL) | ~Q(flow=Flow.COLLECTION)
+            )
+            .filter(~Exists(Entry.objects.filter(payment=OuterRef("pk"))))
+            .order_by("created_at", "id")
+            .values_list("pk", flat=True)[:batch_size]
+        )
+        for pk in candidates:
+            posted += _backfill_one(pk)
+        if len(candidates) < batch_size:
+            return posted
+
+
+@transaction.atomic(durable=True)
+def _backfill_one(payment_pk: int) -> bool:
+    payment = Payment.objects.select_for_update().get(pk=payment_pk)
+    if Entry.objects.filter(payment=payment).exists():
+        return False  # posted meanwhile
+    actor = audit.Actor(kind=audit.SYSTEM.kind, label="ledger backfill")
+    if payment.flow == Flow.COLLECTION:
+        _post_collection(payment)
+        return True
+    merchant = merchant_account(
+        tenant_id=payment.tenant_id, mode=payment.mode, currency=payment.currency
+    )
+    shortfall = payment.amount + payment.fee - Account.objects.get(pk=merchant.pk).available
+    if shortfall > 0:
+        # The money left before the ledger could check it: record where it came from, so
+        # balances stay true and never negative (finance reconciles these entries).
+        adjust_balance(
+            tenant=payment.tenant,
+            mode=payment.mode,
+            amount=shortfall,
+            currency=payment.currency,
+            reason=f"opening balance: {payment.public_id} was sent before the ledger existed",
+            actor=actor,
+        )
+    reserve_for_payment(payment=payment, actor=actor)
+    if payment.is_final:
+        post_final_status(payment=payment)
+    return True
 
 
 # --- internals ------------------------------------------------------------------------------
