@@ -14,6 +14,7 @@ import requests
 from procrastinate.contrib.django.models import ProcrastinateJob
 
 from audit.models import AuditLog
+from payments.ledger import checks
 from payments.models import Payment, Transaction
 from providers.sandbox.models import MtnTransaction
 from tests import live
@@ -124,6 +125,7 @@ def test_a_worker_killed_during_a_hanging_submission_is_recovered_with_one_reque
     assert _final_transitions(public_id) == 1
     job.refresh_from_db()
     assert (job.status, job.attempts) == ("succeeded", 2)  # the killed attempt, one retry
+    assert checks.find_breaches() == []  # credited once
     # Stalled after 3 s, found within 1 s, then a resubmission and a status check: about 6 s
     # here. Without recovery the job would stay `doing` and block the payment for good.
     assert recovered_in < 20
