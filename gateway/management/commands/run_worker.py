@@ -101,6 +101,10 @@ async def _run_until_stopped(
     # Django's connection, inside the transaction of the change they belong to (the outbox).
     worker_app = app.with_connector(connector.get_worker_connector())
     async with worker_app.open_async():
+        logger.info(
+            "worker started",
+            extra={"worker": name, "queues": queues or "all", "concurrency": concurrency},
+        )
         options: dict[str, Any] = {"queues": queues} if queues else {}  # none: every queue
         worker = asyncio.create_task(
             worker_app.run_worker_async(
