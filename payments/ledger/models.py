@@ -21,7 +21,7 @@ from django.db.models import F, Q
 
 from payments.models import Flow
 from providers.base import Provider
-from tenants.models import Mode
+from tenants.models import Mode, TenantScopedQuerySet
 
 ZERO = Decimal("0.00")
 
@@ -46,6 +46,8 @@ class Account(models.Model):
     debits_posted = models.DecimalField(max_digits=16, decimal_places=2, default=ZERO)
     credits_posted = models.DecimalField(max_digits=16, decimal_places=2, default=ZERO)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TenantScopedQuerySet["Account"].as_manager()
 
     class Meta:
         db_table = "ledger_account"
