@@ -51,6 +51,8 @@ class Account(models.Model):
 
     class Meta:
         db_table = "ledger_account"
+        # Finance's manual credits and debits (the admin's adjustment form).
+        permissions = [("adjust_balance", "Can credit or debit a merchant balance")]
         constraints = [
             models.UniqueConstraint(
                 fields=["kind", "tenant", "provider", "mode", "currency"],
