@@ -40,7 +40,7 @@ _IDEMPOTENCY_KEY = {
 _DESCRIPTIONS = {
     "400": "Invalid request (validation errors list each field)",
     "401": "Missing, invalid, revoked or expired API key",
-    "403": "X-Tenant-ID does not match the key",
+    "403": "X-Tenant-ID does not match the key, or the key may not do this (test_mode_only)",
     "404": "Not found (another tenant's or mode's objects are not found either)",
     "409": "Conflict: duplicate external_id, or the Idempotency-Key is in use",
     "422": "Idempotency-Key reused with a different request",

@@ -267,6 +267,11 @@ SPECTACULAR_SETTINGS = {
         "gateway.openapi.add_problems_and_idempotency",
     ],
     "COMPONENT_SPLIT_REQUEST": True,
+    # Names for enums whose field names ("type", "phase") say too little on their own.
+    "ENUM_NAME_OVERRIDES": {
+        "BalanceTransactionTypeEnum": "payments.ledger.models.EntryKind",
+        "BalanceTransactionPhaseEnum": "payments.ledger.models.EntryPhase",
+    },
 }
 
 # Per-tenant request budget on the shared cache, in django-ratelimit's notation.

@@ -9,6 +9,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from payments import services
+from payments.ledger.models import Entry
 from payments.models import Payment, Transaction
 from webhooks.models import InboundCallback
 
@@ -48,6 +49,24 @@ class InboundCallbackInline(_ReadOnlyInline):
     readonly_fields = fields
 
 
+class EntryInline(_ReadOnlyInline):
+    model = Entry
+    fk_name = "payment"
+    verbose_name_plural = "Ledger entries"
+    fields = (
+        "created_at",
+        "kind",
+        "phase",
+        "amount",
+        "debit_account",
+        "credit_account",
+        "available_after",
+        "reserved_after",
+    )
+    readonly_fields = fields
+    ordering = ("created_at", "id")
+
+
 @admin.register(Payment)
 class PaymentAdmin(admin.ModelAdmin[Payment]):
     list_display = (
@@ -58,6 +77,7 @@ class PaymentAdmin(admin.ModelAdmin[Payment]):
         "flow",
         "provider",
         "amount",
+        "fee",
         "currency",
         "status",
         "failure_code",
@@ -72,7 +92,7 @@ class PaymentAdmin(admin.ModelAdmin[Payment]):
     )
     list_select_related = ("tenant",)
     date_hierarchy = "created_at"
-    inlines = (TransactionInline, InboundCallbackInline)
+    inlines = (TransactionInline, InboundCallbackInline, EntryInline)
     actions = ("recheck_with_operator",)
     # Read-only: a payment moves only through the state machine (services), never by hand.
     readonly_fields = tuple(field.name for field in Payment._meta.fields)
@@ -92,3 +112,7 @@ class PaymentAdmin(admin.ModelAdmin[Payment]):
             f"Queued a status check for {queued} pending payment(s); "
             f"{len(payments) - queued} already final.",
         )
+
+
+# The ledger's admin lives with the ledger; importing it here registers it.
+from payments.ledger import admin as ledger_admin  # noqa: E402, F401

@@ -85,3 +85,12 @@ class InsufficientBalance(GatewayError):
     code = "insufficient_balance"
     title = "The available balance does not cover this amount and its fee"
     retryable = False
+
+
+class TestModeOnly(GatewayError):
+    # Test money exists only in test mode: live balances change only by real payments and
+    # finance's audited adjustments.
+    status = 403
+    code = "test_mode_only"
+    title = "This endpoint only accepts test-mode keys"
+    retryable = False

@@ -6,9 +6,11 @@ from typing import Any
 
 from rest_framework import serializers
 
+from payments.ledger.models import Entry, EntryKind, EntryPhase
 from payments.models import Flow, Payment, Status
 from providers.base import Provider
 from providers.serializers import MsisdnField
+from tenants.models import Mode
 
 MAX_METADATA_KEYS = 20
 MAX_METADATA_BYTES = 4096
@@ -80,6 +82,19 @@ class PaymentSerializer(serializers.ModelSerializer[Payment]):
     refund_of: serializers.SlugRelatedField[Payment] = serializers.SlugRelatedField(
         slug_field="public_id", read_only=True, allow_null=True
     )
+    fee = serializers.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        read_only=True,
+        help_text="The tenant's fee for this payment, fixed when it was created.",
+    )
+    net = serializers.DecimalField(
+        max_digits=15,
+        decimal_places=2,
+        read_only=True,
+        help_text="What the payment does to the available balance once SUCCESSFUL: a "
+        "collection's amount - fee, or -(amount + fee) for a payout or refund.",
+    )
 
     class Meta:
         model = Payment
@@ -89,6 +104,8 @@ class PaymentSerializer(serializers.ModelSerializer[Payment]):
             "flow",
             "status",
             "amount",
+            "fee",
+            "net",
             "currency",
             "msisdn",
             "provider",
@@ -126,3 +143,108 @@ class AccountHolderSerializer(serializers.Serializer[Any]):
     active = serializers.BooleanField()
     given_name = serializers.CharField(allow_null=True)
     family_name = serializers.CharField(allow_null=True)
+
+
+# --- balances -------------------------------------------------------------------------------
+
+
+class CurrencyAmountSerializer(serializers.Serializer[Any]):
+    currency = serializers.CharField()
+    amount = serializers.DecimalField(max_digits=16, decimal_places=2)
+
+
+class BalanceSerializer(serializers.Serializer[Any]):
+    object = serializers.SerializerMethodField()
+    mode = serializers.ChoiceField(choices=Mode.choices)
+    available = CurrencyAmountSerializer(
+        many=True, help_text="What payouts and refunds can use now, per currency."
+    )
+    reserved = CurrencyAmountSerializer(
+        many=True, help_text="Held for payouts and refunds (amount + fee) not final yet."
+    )
+
+    def get_object(self, balance: Any) -> str:
+        return "balance"
+
+
+class BalanceTransactionFilterSerializer(serializers.Serializer[dict[str, Any]]):
+    type = serializers.ChoiceField(choices=EntryKind.choices, required=False, source="kind")
+    payment = serializers.RegexField(
+        r"^pay_[A-Za-z0-9]{24}$",
+        required=False,
+        source="payment_public_id",
+        error_messages={"invalid": "A payment id: pay_ and 24 letters or digits."},
+        help_text="Only this payment's entries (another tenant's or mode's id matches nothing).",
+    )
+    created_after = serializers.DateTimeField(required=False)
+    created_before = serializers.DateTimeField(required=False)
+    limit = serializers.IntegerField(
+        min_value=1, max_value=100, required=False, help_text="Page size (default 25)."
+    )
+    cursor = serializers.CharField(
+        required=False, help_text="Opaque: use the next or previous link of a list answer."
+    )
+
+
+class BalanceTransactionSerializer(serializers.ModelSerializer[Entry]):
+    """One ledger entry on the merchant's balance, as read by ledger.selectors (which
+    annotates the signed amount and the payment's public id)."""
+
+    id = serializers.SerializerMethodField()
+    object = serializers.SerializerMethodField()
+    type = serializers.ChoiceField(choices=EntryKind.choices, source="kind")
+    phase = serializers.ChoiceField(
+        choices=EntryPhase.choices,
+        help_text="posted: final at once; pending: reserved from available; post: a pending "
+        "entry made final; void: a pending entry cancelled, its amount available again.",
+    )
+    amount = serializers.DecimalField(
+        max_digits=15,
+        decimal_places=2,
+        source="signed_amount",
+        help_text="Positive when the balance is credited, negative when it is debited.",
+    )
+    currency = serializers.CharField()
+    payment = serializers.CharField(source="payment_public_id", allow_null=True)
+    description = serializers.SerializerMethodField()
+    available_after = serializers.DecimalField(max_digits=16, decimal_places=2, allow_null=True)
+    reserved_after = serializers.DecimalField(max_digits=16, decimal_places=2, allow_null=True)
+    created_at = serializers.DateTimeField()
+
+    class Meta:
+        model = Entry
+        fields = [
+            "id",
+            "object",
+            "type",
+            "phase",
+            "amount",
+            "currency",
+            "payment",
+            "description",
+            "available_after",
+            "reserved_after",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+    def get_id(self, entry: Entry) -> str:
+        return f"btx_{entry.pk}"
+
+    def get_object(self, entry: Entry) -> str:
+        return "balance_transaction"
+
+    def get_description(self, entry: Entry) -> str | None:
+        return entry.description or None
+
+
+class TopUpCreateSerializer(serializers.Serializer[dict[str, Any]]):
+    amount = serializers.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        help_text="A decimal string or number, > 0, at most 2 decimal places.",
+    )
+    # Shape only: the accepted currencies and the largest top-up are the service's rules.
+    currency = serializers.RegexField(r"^[A-Z]{3}$", default="ZMW")
+    description = serializers.CharField(max_length=255, required=False, allow_blank=True)

@@ -29,6 +29,7 @@ from gateway import context
 from gateway.db import ensure_outside_transaction
 from payments import errors
 from payments.ledger import services as ledger
+from payments.ledger.models import Entry, EntryKind
 from payments.models import FINAL_STATUSES, Flow, Payment, Status, Transaction
 from providers import registry, routing
 from providers.base import (
@@ -175,6 +176,46 @@ def create_refund(
         actor=actor,
         description=description or f"Refund of {original.external_id}",
         refund_of=original,
+    )
+
+
+# --- test top-ups ---------------------------------------------------------------------------
+
+# The largest single test top-up: plenty for any test, far from the accounts' numeric limits.
+TEST_TOP_UP_MAX = Decimal("1000000.00")
+
+
+def top_up_test_balance(
+    *,
+    tenant: Tenant,
+    mode: Mode | str,
+    amount: Decimal,
+    currency: str,
+    actor: audit.Actor,
+    description: str = "",
+) -> Entry:
+    """Test money on a test balance, so that payouts and refunds can be tried; refused with
+    TestModeOnly in live mode, where balances move only with payments and finance's
+    adjustments. Runs in the caller's transaction when there is one (adjust_balance's atomic)."""
+    if mode != Mode.TEST:
+        raise errors.TestModeOnly("Top-ups exist in test mode only; use a test key (sk_test_…).")
+    if currency not in SUPPORTED_CURRENCIES:
+        raise errors.invalid_field(
+            "currency",
+            f"{currency} is not accepted; use {', '.join(sorted(SUPPORTED_CURRENCIES))}.",
+        )
+    if amount <= 0 or amount != amount.quantize(Decimal("0.01")) or amount > TEST_TOP_UP_MAX:
+        raise errors.invalid_field(
+            "amount", f"A top-up is positive, at most {TEST_TOP_UP_MAX}, with at most 2 decimals."
+        )
+    return ledger.adjust_balance(
+        tenant=tenant,
+        mode=mode,
+        amount=amount,
+        currency=currency,
+        reason=description.strip() or "Test top-up",
+        actor=actor,
+        kind=EntryKind.TOP_UP,
     )
 
 

@@ -41,4 +41,11 @@ urlpatterns = [
         name="payment-refund",
     ),
     path("accounts/<msisdn:msisdn>", views.AccountView.as_view(), name="account"),
+    path("balance", views.BalanceView.as_view(), name="balance"),
+    path(
+        "balance-transactions",
+        views.BalanceTransactionListView.as_view(),
+        name="balance-transaction-list",
+    ),
+    path("test/top-ups", views.TestTopUpView.as_view(), name="test-top-up"),
 ]

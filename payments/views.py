@@ -8,20 +8,27 @@ from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.pagination import Cursor, CursorPagination
+from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from payments import errors, selectors, services
+from payments.ledger import selectors as ledger_selectors
 from payments.serializers import (
     AccountHolderSerializer,
+    BalanceSerializer,
+    BalanceTransactionFilterSerializer,
+    BalanceTransactionSerializer,
     PaymentCreateSerializer,
     PaymentFilterSerializer,
     PaymentSerializer,
     RefundCreateSerializer,
+    TopUpCreateSerializer,
 )
 from providers.serializers import MsisdnField
 from tenants.authentication import caller_of
+from tenants.models import Mode
 
 _CURSOR_HINT = "Use the next or previous link of a list answer as it is."
 
@@ -134,3 +141,69 @@ class AccountView(APIView):
         number = MsisdnField().run_validation(msisdn)
         body = selectors.get_account_holder(mode=caller.mode, msisdn=number)
         return Response(AccountHolderSerializer(body).data)
+
+
+class BalanceView(APIView):
+    """The caller's balance in its key's mode, per currency (Stripe's balance object)."""
+
+    @extend_schema(responses=BalanceSerializer)
+    def get(self, request: Request) -> Response:
+        caller = caller_of(request)
+        balance = ledger_selectors.get_balance(tenant=caller.tenant, mode=caller.mode)
+        return Response(BalanceSerializer(balance).data)
+
+
+class BalanceTransactionListView(APIView):
+    """Every ledger entry on the caller's balance, newest first, with the balance after it."""
+
+    @extend_schema(
+        parameters=[BalanceTransactionFilterSerializer],
+        responses=inline_serializer(
+            "BalanceTransactionList",
+            {
+                "object": serializers.CharField(default="list"),
+                "data": BalanceTransactionSerializer(many=True),
+                "next": serializers.URLField(allow_null=True),
+                "previous": serializers.URLField(allow_null=True),
+            },
+        ),
+    )
+    def get(self, request: Request) -> Response:
+        caller = caller_of(request)
+        filters = BalanceTransactionFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        # The paginator reads these two itself; they are validated here to be refused loudly.
+        query = {k: v for k, v in filters.validated_data.items() if k not in ("limit", "cursor")}
+        entries = ledger_selectors.list_balance_transactions(
+            tenant=caller.tenant, mode=caller.mode, **query
+        )
+        paginator = PaymentCursorPagination()  # the same newest-first cursor as payments
+        page = paginator.paginate_queryset(entries, request, view=self)
+        return paginator.get_paginated_response(BalanceTransactionSerializer(page, many=True).data)
+
+
+class TestKeysOnly(BasePermission):
+    """Refuse a live key before the body is read: 403 test_mode_only, whatever it sends."""
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        if caller_of(request).mode != Mode.TEST:
+            raise errors.TestModeOnly("Top-ups exist in test mode only; use a test key.")
+        return True
+
+
+class TestTopUpView(APIView):
+    permission_classes = [IsAuthenticated, TestKeysOnly]
+
+    @extend_schema(request=TopUpCreateSerializer, responses={201: BalanceTransactionSerializer})
+    def post(self, request: Request) -> Response:
+        """Test money on the test balance (test keys only), as one `top_up` transaction."""
+        caller = caller_of(request)
+        payload = TopUpCreateSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        entry = services.top_up_test_balance(
+            tenant=caller.tenant, mode=caller.mode, actor=caller.actor, **payload.validated_data
+        )
+        created = ledger_selectors.get_balance_transaction(
+            tenant=caller.tenant, mode=caller.mode, entry_id=entry.pk
+        )
+        return Response(BalanceTransactionSerializer(created).data, status=status.HTTP_201_CREATED)

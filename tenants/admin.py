@@ -8,7 +8,8 @@ from typing import Any
 from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
 
 from audit.models import ActorKind
 from audit.services import Actor
@@ -59,13 +60,29 @@ class TenantAdmin(admin.ModelAdmin[Tenant]):
     # Read-only: changes go through the actions, which call services and leave audit rows.
     fields = readonly_fields = ("id", "name", "slug", "is_active", "default_currency", "created_at")
     inlines = [ApiKeyInline]
-    actions = ["issue_test_key", "issue_live_key", "deactivate", "activate"]
+    actions = ["issue_test_key", "issue_live_key", "deactivate", "activate", "adjust_balance"]
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # deactivate instead: payments and the audit trail point at tenants
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # `manage.py create_tenant` creates tenants with their keys and audit row
+
+    def has_adjust_balance_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("payments.adjust_balance")
+
+    @admin.action(
+        description="Credit or debit its balance (finance)…", permissions=["adjust_balance"]
+    )
+    def adjust_balance(
+        self, request: HttpRequest, queryset: QuerySet[Tenant]
+    ) -> HttpResponse | None:
+        """To the ledger's adjustment form (payments.ledger.admin), which checks again."""
+        tenants = list(queryset[:2])
+        if len(tenants) != 1:
+            messages.error(request, "Select exactly one tenant.")
+            return None
+        return HttpResponseRedirect(reverse("admin:payments_account_adjust", args=[tenants[0].pk]))
 
     @admin.action(description="Deactivate (its keys stop working at once)")
     def deactivate(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> None:

@@ -21,7 +21,7 @@ from django.db.models import F, Q
 
 from payments.models import Flow
 from providers.base import Provider
-from tenants.models import Mode
+from tenants.models import Mode, TenantScopedQuerySet
 
 ZERO = Decimal("0.00")
 
@@ -47,8 +47,12 @@ class Account(models.Model):
     credits_posted = models.DecimalField(max_digits=16, decimal_places=2, default=ZERO)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    objects = TenantScopedQuerySet["Account"].as_manager()
+
     class Meta:
         db_table = "ledger_account"
+        # Finance's manual credits and debits (the admin's adjustment form).
+        permissions = [("adjust_balance", "Can credit or debit a merchant balance")]
         constraints = [
             models.UniqueConstraint(
                 fields=["kind", "tenant", "provider", "mode", "currency"],

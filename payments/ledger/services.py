@@ -47,6 +47,48 @@ def fee_for(*, tenant: Tenant, provider: str, flow: str, amount: Decimal) -> Dec
     return min(fee, amount) if flow == Flow.COLLECTION else fee
 
 
+def _schedule_data(schedule: FeeSchedule) -> dict[str, str]:
+    return {
+        "provider": schedule.provider,
+        "flow": schedule.flow,
+        "percent": str(schedule.percent),
+        "fixed": str(schedule.fixed),
+        "minimum": str(schedule.minimum),
+    }
+
+
+@transaction.atomic
+def save_fee_schedule(*, schedule: FeeSchedule, actor: audit.Actor) -> FeeSchedule:
+    """Create or change a tenant's price for one operator and flow, audited with the price
+    before and after. Only payments created from now on pay it: each payment keeps the fee
+    copied onto it at creation."""
+    schedule.full_clean()
+    before = FeeSchedule.objects.filter(pk=schedule.pk).first() if schedule.pk else None
+    schedule.save()
+    schedule.refresh_from_db()  # the values as stored (2 -> 2.000), for the audit row
+    audit.record(
+        actor=actor,
+        action="fee_schedule.changed" if before else "fee_schedule.created",
+        target=schedule,
+        tenant=schedule.tenant,
+        data={"before": _schedule_data(before) if before else None, **_schedule_data(schedule)},
+    )
+    return schedule
+
+
+@transaction.atomic
+def delete_fee_schedule(*, schedule: FeeSchedule, actor: audit.Actor) -> None:
+    """Back to no fee for this operator and flow (for new payments only), audited."""
+    audit.record(
+        actor=actor,
+        action="fee_schedule.deleted",
+        target=schedule,
+        tenant=schedule.tenant,
+        data=_schedule_data(schedule),
+    )
+    schedule.delete()
+
+
 # --- accounts -------------------------------------------------------------------------------
 
 

@@ -71,3 +71,31 @@ def test_payment_schema_marks_the_fields_that_can_be_null() -> None:
     for field in ("refund_of", "provider_transaction_id", "failure_code", "failure_message"):
         assert payment[field].get("nullable") is True, field
     assert payment["completed_at"].get("nullable") is True
+
+
+def test_schema_documents_fee_net_and_the_balance_endpoints() -> None:
+    schema = Client().get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    schemas = schema["components"]["schemas"]
+
+    for field in ("fee", "net"):
+        prop = schemas["Payment"]["properties"][field]
+        assert (prop["type"], prop["format"], prop["readOnly"]) == ("string", "decimal", True)
+        assert prop["description"]
+    assert {"fee", "net"} <= set(schemas["Payment"]["required"])
+    balance = schema["paths"]["/api/v1/balance"]["get"]["responses"]["200"]
+    assert balance["content"]["application/json"]["schema"]["$ref"].endswith("/Balance")
+    listed = schema["paths"]["/api/v1/balance-transactions"]["get"]
+    assert {p["name"] for p in listed["parameters"]} >= {
+        "type",
+        "payment",
+        "created_after",
+        "created_before",
+        "limit",
+        "cursor",
+    }
+    item = schemas["BalanceTransaction"]["properties"]
+    assert item["amount"]["type"] == "string" and item["payment"]["nullable"] is True
+    top_up = schema["paths"]["/api/v1/test/top-ups"]["post"]
+    assert "Idempotency-Key" in [p["name"] for p in top_up["parameters"]]
+    assert {"201", "403"} <= top_up["responses"].keys()
+    assert "test_mode_only" in schemas["Problem"]["properties"]["code"]["enum"]
