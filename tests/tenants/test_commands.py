@@ -66,3 +66,13 @@ def test_demo_tenant_issues_a_new_key_when_the_saved_one_stopped_working(
 
     assert second != first
     assert client_for(second).get("/api/v1/api-keys").status_code == 200
+
+
+def test_demo_tenant_tops_up_the_test_balance_once(settings, tmp_path, client_for) -> None:
+    settings.VAR_DIR = tmp_path
+    _run("demo_tenant")
+    [secret] = set(KEY.findall(_run("demo_tenant")))
+
+    balance = client_for(secret).get("/api/v1/balance").json()
+
+    assert balance["available"] == [{"currency": "ZMW", "amount": "10000.00"}]

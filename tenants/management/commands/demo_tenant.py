@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -8,10 +9,13 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from audit.services import SYSTEM
 from gateway import errors
+from payments import services as payments
+from payments.ledger.models import Entry, EntryKind
 from tenants import selectors, services
 from tenants.models import Mode, Tenant
 
 DEMO_NAME = "Demo merchant"
+DEMO_FUNDS = Decimal("10000.00")
 
 
 class Command(BaseCommand):
@@ -38,12 +42,13 @@ class Command(BaseCommand):
                 ).secret
             key_file.touch(mode=0o600)
             key_file.write_text(secret)
+        self._fund_once()
         auth = f"-H 'Authorization: Bearer {secret}'"
         # A fresh external_id per run of the curl, so it can be pasted again and again.
         external_id = "demo-'\"$(date +%s%N)\"'"
         body = f'\'{{"amount": "150.00", "msisdn": "0961234567", "external_id": "{external_id}"}}\''
         self.stdout.write(
-            f"\nDemo tenant test key: {secret}\n"
+            f"\nDemo tenant test key: {secret} (test balance topped up with K{DEMO_FUNDS})\n"
             "Collect K150 from a test wallet (the MTN simulator approves it in about 2 s):\n"
             f"  curl -s -X POST {base_url}/api/v1/payments {auth} \\\n"
             f"       -H 'Content-Type: application/json' -d {body}\n"
@@ -51,6 +56,19 @@ class Command(BaseCommand):
             f"  curl -s {auth} {base_url}/api/v1/payments\n"
             f"API docs: {base_url}/api/docs/   readiness: {base_url}/health/ready\n"
         )
+
+    def _fund_once(self) -> None:
+        """Test money for the tour's payouts and refunds, the first time only."""
+        tenant = Tenant.objects.get(slug="demo-merchant")
+        if not Entry.objects.filter(kind=EntryKind.TOP_UP, credit_account__tenant=tenant).exists():
+            payments.top_up_test_balance(
+                tenant=tenant,
+                mode=Mode.TEST,
+                amount=DEMO_FUNDS,
+                currency="ZMW",
+                actor=SYSTEM,
+                description="demo funds",
+            )
 
     def _working_key(self, key_file: Path) -> str | None:
         if not key_file.exists():
