@@ -396,6 +396,35 @@ _TUNING: dict[str, Any] = {
 _MTN_TUNING = operator_settings.tuning(env, "MTN", _TUNING)
 globals().update(_MTN_TUNING)
 
+# Airtel Money, one set of credentials per mode (providers.md §2). Test mode talks to the
+# built-in Airtel simulator by default, with credentials derived from SECRET_KEY.
+AIRTEL: dict[str, dict[str, str]] = operator_settings.per_mode(
+    env,
+    "AIRTEL",
+    {
+        "BASE_URL": {
+            "test": f"{PUBLIC_BASE_URL}/sandbox/airtel",
+            "live": "https://openapi.airtel.africa",
+        },
+        "CLIENT_ID": {"test": _derived("airtel-client-id")},
+        "CLIENT_SECRET": {"test": _derived("airtel-client-secret")},
+        "COUNTRY": dict.fromkeys(operator_settings.MODES, "ZM"),
+        "CURRENCY": dict.fromkeys(operator_settings.MODES, "ZMW"),
+        # v2: signed collections and payouts (reportedly mandatory in Zambia); or v1.
+        "API_VERSION": dict.fromkeys(operator_settings.MODES, "v2"),
+        # The disbursement wallet's 4-digit PIN, sent RSA-encrypted.
+        "DISBURSEMENT_PIN": {"test": str(int(_derived("airtel-pin"), 16) % 9000 + 1000)},
+        # The key set in the Airtel app for callback authentication (the `hash`), if any.
+        "CALLBACK_HASH_KEY": {"test": _derived("airtel-callback-hash")},
+        # Airtel's public RSA key (Base64 DER); empty: fetched from /v1/rsa/encryption-keys.
+        "PUBLIC_KEY": {},
+        # Collections are enquired no sooner than this after the push (Airtel asks 3 min).
+        "ENQUIRY_DELAY_SECONDS": {"test": "5", "live": "180"},
+    },
+)
+_AIRTEL_TUNING = operator_settings.tuning(env, "AIRTEL", {**_TUNING, "READ_TIMEOUT_PAYMENT": 30.0})
+globals().update(_AIRTEL_TUNING)
+
 # --- The MTN simulator (providers/sandbox/mtn), served under /sandbox/mtn/ -----------------
 # BEGIN simulator settings (owned by the simulator's code)
 MTN_SIMULATOR_ENABLED: bool = env.bool("MTN_SIMULATOR_ENABLED", default=not PRODUCTION)
@@ -428,6 +457,35 @@ MTN_SIMULATOR_ONGOING_SECONDS: float = env.float("MTN_SIMULATOR_ONGOING_SECONDS"
 # answered 503 SERVICE_UNAVAILABLE before anything is stored.
 MTN_SIMULATOR_LATENCY_MS: int = env.int("MTN_SIMULATOR_LATENCY_MS", default=0)
 MTN_SIMULATOR_FAILURE_RATE: float = env.float("MTN_SIMULATOR_FAILURE_RATE", default=0.0)
+
+# --- The Airtel simulator (providers/sandbox/airtel), served under /sandbox/airtel/ ------
+AIRTEL_SIMULATOR_ENABLED: bool = env.bool("AIRTEL_SIMULATOR_ENABLED", default=not PRODUCTION)
+# Apps the simulator knows ("client_id:client_secret"), like apps approved on Airtel's portal.
+AIRTEL_SIMULATOR_CLIENTS: list[str] = env.list(
+    "AIRTEL_SIMULATOR_CLIENTS",
+    default=[f"{AIRTEL['test']['CLIENT_ID']}:{AIRTEL['test']['CLIENT_SECRET']}"],
+)
+# The one callback URL of the simulated app (Airtel's is set once in its portal).
+AIRTEL_SIMULATOR_CALLBACK_URL: str = env.str(
+    "AIRTEL_SIMULATOR_CALLBACK_URL", default=f"{PUBLIC_BASE_URL}/api/v1/webhooks/airtel"
+)
+# Its callback authentication key (the `hash`); empty: unauthenticated callbacks.
+AIRTEL_SIMULATOR_CALLBACK_HASH_KEY: str = env.str(
+    "AIRTEL_SIMULATOR_CALLBACK_HASH_KEY", default=AIRTEL["test"]["CALLBACK_HASH_KEY"]
+)
+# The disbursement PIN the simulated wallet expects.
+AIRTEL_SIMULATOR_PIN: str = env.str(
+    "AIRTEL_SIMULATOR_PIN", default=AIRTEL["test"]["DISBURSEMENT_PIN"]
+)
+AIRTEL_SIMULATOR_CALLBACK_DELAY_SECONDS: float = env.float(
+    "AIRTEL_SIMULATOR_CALLBACK_DELAY_SECONDS", default=2.0
+)
+AIRTEL_SIMULATOR_TOKEN_TTL_SECONDS: int = env.int("AIRTEL_SIMULATOR_TOKEN_TTL_SECONDS", default=180)
+AIRTEL_SIMULATOR_SLOW_SECONDS: float = env.float(
+    "AIRTEL_SIMULATOR_SLOW_SECONDS", default=_AIRTEL_TUNING["AIRTEL_READ_TIMEOUT_PAYMENT"] + 5
+)
+AIRTEL_SIMULATOR_LATENCY_MS: int = env.int("AIRTEL_SIMULATOR_LATENCY_MS", default=0)
+AIRTEL_SIMULATOR_FAILURE_RATE: float = env.float("AIRTEL_SIMULATOR_FAILURE_RATE", default=0.0)
 # END simulator settings
 
 # --- Logging ----------------------------------------------------------------------------------

@@ -5,13 +5,17 @@ from __future__ import annotations
 import threading
 
 from providers import breakers, routing
+from providers.airtel.adapter import AirtelAdapter
 from providers.base import Capabilities, ConfigurationError, Provider, ProviderAdapter
 from providers.mtn.adapter import MtnAdapter
 from tenants.models import Mode
 
 _ADAPTERS: dict[tuple[Provider, Mode], ProviderAdapter] = {}
 _LOCK = threading.Lock()
-_FACTORIES: dict[Provider, type[ProviderAdapter]] = {Provider.MTN: MtnAdapter}
+_FACTORIES: dict[Provider, type[ProviderAdapter]] = {
+    Provider.MTN: MtnAdapter,
+    Provider.AIRTEL: AirtelAdapter,
+}
 
 
 def adapter_class(provider: Provider | str) -> type[ProviderAdapter] | None:

@@ -59,6 +59,10 @@ def test_the_mtn_secret_is_checked_by_mtns_adapter_only(settings) -> None:
     from providers import registry
 
     settings.MTN_WEBHOOK_SECRET = "s3cret"
+    settings.AIRTEL = {
+        **settings.AIRTEL,
+        "test": {**settings.AIRTEL["test"], "CALLBACK_HASH_KEY": ""},
+    }
     adapter = registry.get_adapter("mtn", "test")
 
     assert adapter.verify_callback({}, CLAIM) is False
