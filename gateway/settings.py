@@ -18,7 +18,7 @@ import django_stubs_ext
 import environ  # type: ignore[import-untyped]  # django-environ ships no type hints
 from django.core.exceptions import ImproperlyConfigured
 
-from gateway import context, embedded_db
+from gateway import context, embedded_db, operator_settings
 
 # Lets Django's generic classes be subscripted at runtime (admin.ModelAdmin[Tenant]), as
 # django-stubs types them.
@@ -343,45 +343,34 @@ IDEMPOTENCY_LEASE_SECONDS: int = env.int("IDEMPOTENCY_LEASE_SECONDS", default=90
 # Where operators reach this gateway (callback URLs are built on it).
 PUBLIC_BASE_URL: str = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
+# Each operator's credentials per mode, and its timeouts, retries and breaker, are read by
+# gateway/operator_settings.py (one helper, so that every name is documented alike).
+
 # MTN MoMo, one set of credentials per mode. Test mode talks to the built-in simulator by
 # default (credentials derived from SECRET_KEY, which the simulator knows as pre-provisioned);
 # point MTN_TEST_* at MTN's real sandbox, or MTN_LIVE_* at production, to change that.
 _MTN_DEV_USER = str(uuid.uuid5(uuid.NAMESPACE_URL, _derived("mtn-api-user")))
-MTN: dict[str, dict[str, str]] = {
-    mode: {
-        "BASE_URL": env.str(f"MTN_{mode.upper()}_BASE_URL", default=base_url).rstrip("/"),
-        "TARGET_ENVIRONMENT": env.str(
-            f"MTN_{mode.upper()}_TARGET_ENVIRONMENT", default="mtnzambia"
-        ),
-        "COLLECTION_SUBSCRIPTION_KEY": env.str(
-            f"MTN_{mode.upper()}_COLLECTION_SUBSCRIPTION_KEY", default=dev.get("collection", "")
-        ),
-        "DISBURSEMENT_SUBSCRIPTION_KEY": env.str(
-            f"MTN_{mode.upper()}_DISBURSEMENT_SUBSCRIPTION_KEY", default=dev.get("disbursement", "")
-        ),
-        "API_USER": env.str(f"MTN_{mode.upper()}_API_USER", default=dev.get("user", "")),
-        "API_KEY": env.str(f"MTN_{mode.upper()}_API_KEY", default=dev.get("key", "")),
+MTN: dict[str, dict[str, str]] = operator_settings.per_mode(
+    env,
+    "MTN",
+    {
+        "BASE_URL": {
+            "test": f"{PUBLIC_BASE_URL}/sandbox/mtn",
+            "live": "https://proxy.momoapi.mtn.com",
+        },
+        "TARGET_ENVIRONMENT": {"test": "mtnzambia", "live": "mtnzambia"},
+        "COLLECTION_SUBSCRIPTION_KEY": {"test": _derived("mtn-collection-subscription")},
+        "DISBURSEMENT_SUBSCRIPTION_KEY": {"test": _derived("mtn-disbursement-subscription")},
+        "API_USER": {"test": _MTN_DEV_USER},
+        "API_KEY": {"test": _derived("mtn-api-key")},
         # The host registered with MTN for callbacks (MTN rejects any other host).
-        "CALLBACK_HOST": env.str(
-            f"MTN_{mode.upper()}_CALLBACK_HOST", default=urlsplit(PUBLIC_BASE_URL).hostname or ""
+        "CALLBACK_HOST": dict.fromkeys(
+            operator_settings.MODES, urlsplit(PUBLIC_BASE_URL).hostname or ""
         ),
         # The currency sent to MTN: MTN's real sandbox only takes EUR.
-        "CURRENCY": env.str(f"MTN_{mode.upper()}_CURRENCY", default="ZMW"),
-    }
-    for mode, base_url, dev in [
-        (
-            "test",
-            f"{PUBLIC_BASE_URL}/sandbox/mtn",
-            {
-                "collection": _derived("mtn-collection-subscription"),
-                "disbursement": _derived("mtn-disbursement-subscription"),
-                "user": _MTN_DEV_USER,
-                "key": _derived("mtn-api-key"),
-            },
-        ),
-        ("live", "https://proxy.momoapi.mtn.com", {}),
-    ]
-}
+        "CURRENCY": dict.fromkeys(operator_settings.MODES, "ZMW"),
+    },
+)
 # When set, MTN callbacks must carry X-Signature-256: hex HMAC-SHA256 of the raw body.
 MTN_WEBHOOK_SECRET: str = env.str("MTN_WEBHOOK_SECRET", default="")
 # Operator callbacks (webhooks/): a callback for a known payment whose body is larger than this
@@ -394,18 +383,52 @@ CALLBACK_MAX_STORED_PER_PAYMENT: int = env.int("CALLBACK_MAX_STORED_PER_PAYMENT"
 CALLBACK_REFRESH_INTERVAL_SECONDS: int = env.int("CALLBACK_REFRESH_INTERVAL_SECONDS", default=10)
 # Stored callbacks are purged after this many days.
 CALLBACK_RETENTION_DAYS: int = env.int("CALLBACK_RETENTION_DAYS", default=90)
-# Seconds: connect, and read per kind of call (a money-moving POST may take longer).
-MTN_CONNECT_TIMEOUT: float = env.float("MTN_CONNECT_TIMEOUT", default=3.05)
-MTN_READ_TIMEOUT_TOKEN: float = env.float("MTN_READ_TIMEOUT_TOKEN", default=10.0)
-MTN_READ_TIMEOUT_PAYMENT: float = env.float("MTN_READ_TIMEOUT_PAYMENT", default=15.0)
-MTN_READ_TIMEOUT_STATUS: float = env.float("MTN_READ_TIMEOUT_STATUS", default=10.0)
-# Retries inside one call (token, status reads, POSTs repeating the same X-Reference-Id).
-MTN_RETRY_ATTEMPTS: int = env.int("MTN_RETRY_ATTEMPTS", default=3)
-MTN_RETRY_INITIAL_SECONDS: float = env.float("MTN_RETRY_INITIAL_SECONDS", default=0.5)
-MTN_RETRY_MAX_SECONDS: float = env.float("MTN_RETRY_MAX_SECONDS", default=4.0)
-# Circuit breaker: open after this many consecutive failures, probe again after the cool-down.
-MTN_BREAKER_FAIL_MAX: int = env.int("MTN_BREAKER_FAIL_MAX", default=5)
-MTN_BREAKER_RESET_SECONDS: int = env.int("MTN_BREAKER_RESET_SECONDS", default=30)
+# Per operator: seconds to connect, and to read per kind of call (a money-moving POST may
+# take longer); retries inside one call (token, status reads, POSTs repeating the same
+# reference); the circuit breaker, open after BREAKER_FAIL_MAX consecutive failures and
+# probing again after BREAKER_RESET_SECONDS.
+_TUNING: dict[str, Any] = {
+    "CONNECT_TIMEOUT": 3.05,
+    "READ_TIMEOUT_TOKEN": 10.0,
+    "READ_TIMEOUT_PAYMENT": 15.0,
+    "READ_TIMEOUT_STATUS": 10.0,
+    "RETRY_ATTEMPTS": 3,
+    "RETRY_INITIAL_SECONDS": 0.5,
+    "RETRY_MAX_SECONDS": 4.0,
+    "BREAKER_FAIL_MAX": 5,
+    "BREAKER_RESET_SECONDS": 30,
+}
+_MTN_TUNING = operator_settings.tuning(env, "MTN", _TUNING)
+globals().update(_MTN_TUNING)
+
+# Airtel Money, one set of credentials per mode (providers.md §2). Test mode talks to the
+# built-in Airtel simulator by default, with credentials derived from SECRET_KEY.
+AIRTEL: dict[str, dict[str, str]] = operator_settings.per_mode(
+    env,
+    "AIRTEL",
+    {
+        "BASE_URL": {
+            "test": f"{PUBLIC_BASE_URL}/sandbox/airtel",
+            "live": "https://openapi.airtel.africa",
+        },
+        "CLIENT_ID": {"test": _derived("airtel-client-id")},
+        "CLIENT_SECRET": {"test": _derived("airtel-client-secret")},
+        "COUNTRY": dict.fromkeys(operator_settings.MODES, "ZM"),
+        "CURRENCY": dict.fromkeys(operator_settings.MODES, "ZMW"),
+        # v2: signed collections and payouts (reportedly mandatory in Zambia); or v1.
+        "API_VERSION": dict.fromkeys(operator_settings.MODES, "v2"),
+        # The disbursement wallet's 4-digit PIN, sent RSA-encrypted.
+        "DISBURSEMENT_PIN": {"test": str(int(_derived("airtel-pin"), 16) % 9000 + 1000)},
+        # The key set in the Airtel app for callback authentication (the `hash`), if any.
+        "CALLBACK_HASH_KEY": {"test": _derived("airtel-callback-hash")},
+        # Airtel's public RSA key (Base64 DER); empty: fetched from /v1/rsa/encryption-keys.
+        "PUBLIC_KEY": {},
+        # Collections are enquired no sooner than this after the push (Airtel asks 3 min).
+        "ENQUIRY_DELAY_SECONDS": {"test": "5", "live": "180"},
+    },
+)
+_AIRTEL_TUNING = operator_settings.tuning(env, "AIRTEL", {**_TUNING, "READ_TIMEOUT_PAYMENT": 30.0})
+globals().update(_AIRTEL_TUNING)
 
 # --- The MTN simulator (providers/sandbox/mtn), served under /sandbox/mtn/ -----------------
 # BEGIN simulator settings (owned by the simulator's code)
@@ -431,7 +454,7 @@ MTN_SIMULATOR_TOKEN_TTL_SECONDS: int = env.int("MTN_SIMULATOR_TOKEN_TTL_SECONDS"
 # How long the "slow" test number (260960000007) holds its answer after storing the request:
 # longer than our own read timeout by default, so the adapter's outcome-unknown path runs.
 MTN_SIMULATOR_SLOW_SECONDS: float = env.float(
-    "MTN_SIMULATOR_SLOW_SECONDS", default=MTN_READ_TIMEOUT_PAYMENT + 5
+    "MTN_SIMULATOR_SLOW_SECONDS", default=_MTN_TUNING["MTN_READ_TIMEOUT_PAYMENT"] + 5
 )
 # How long MTN's "Ongoing" sandbox number (46733123453) stays PENDING (30 s in MTN's docs).
 MTN_SIMULATOR_ONGOING_SECONDS: float = env.float("MTN_SIMULATOR_ONGOING_SECONDS", default=30.0)
@@ -439,6 +462,35 @@ MTN_SIMULATOR_ONGOING_SECONDS: float = env.float("MTN_SIMULATOR_ONGOING_SECONDS"
 # answered 503 SERVICE_UNAVAILABLE before anything is stored.
 MTN_SIMULATOR_LATENCY_MS: int = env.int("MTN_SIMULATOR_LATENCY_MS", default=0)
 MTN_SIMULATOR_FAILURE_RATE: float = env.float("MTN_SIMULATOR_FAILURE_RATE", default=0.0)
+
+# --- The Airtel simulator (providers/sandbox/airtel), served under /sandbox/airtel/ ------
+AIRTEL_SIMULATOR_ENABLED: bool = env.bool("AIRTEL_SIMULATOR_ENABLED", default=not PRODUCTION)
+# Apps the simulator knows ("client_id:client_secret"), like apps approved on Airtel's portal.
+AIRTEL_SIMULATOR_CLIENTS: list[str] = env.list(
+    "AIRTEL_SIMULATOR_CLIENTS",
+    default=[f"{AIRTEL['test']['CLIENT_ID']}:{AIRTEL['test']['CLIENT_SECRET']}"],
+)
+# The one callback URL of the simulated app (Airtel's is set once in its portal).
+AIRTEL_SIMULATOR_CALLBACK_URL: str = env.str(
+    "AIRTEL_SIMULATOR_CALLBACK_URL", default=f"{PUBLIC_BASE_URL}/api/v1/webhooks/airtel"
+)
+# Its callback authentication key (the `hash`); empty: unauthenticated callbacks.
+AIRTEL_SIMULATOR_CALLBACK_HASH_KEY: str = env.str(
+    "AIRTEL_SIMULATOR_CALLBACK_HASH_KEY", default=AIRTEL["test"]["CALLBACK_HASH_KEY"]
+)
+# The disbursement PIN the simulated wallet expects.
+AIRTEL_SIMULATOR_PIN: str = env.str(
+    "AIRTEL_SIMULATOR_PIN", default=AIRTEL["test"]["DISBURSEMENT_PIN"]
+)
+AIRTEL_SIMULATOR_CALLBACK_DELAY_SECONDS: float = env.float(
+    "AIRTEL_SIMULATOR_CALLBACK_DELAY_SECONDS", default=2.0
+)
+AIRTEL_SIMULATOR_TOKEN_TTL_SECONDS: int = env.int("AIRTEL_SIMULATOR_TOKEN_TTL_SECONDS", default=180)
+AIRTEL_SIMULATOR_SLOW_SECONDS: float = env.float(
+    "AIRTEL_SIMULATOR_SLOW_SECONDS", default=_AIRTEL_TUNING["AIRTEL_READ_TIMEOUT_PAYMENT"] + 5
+)
+AIRTEL_SIMULATOR_LATENCY_MS: int = env.int("AIRTEL_SIMULATOR_LATENCY_MS", default=0)
+AIRTEL_SIMULATOR_FAILURE_RATE: float = env.float("AIRTEL_SIMULATOR_FAILURE_RATE", default=0.0)
 # END simulator settings
 
 # --- Logging ----------------------------------------------------------------------------------

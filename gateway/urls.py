@@ -21,8 +21,12 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
-if settings.MTN_SIMULATOR_ENABLED:
-    urlpatterns.append(path("sandbox/mtn/", include("providers.sandbox.mtn.urls")))
+# Every operator's simulator, mounted alike: /sandbox/<operator>/ when enabled.
+for _operator in ("mtn", "airtel"):
+    if getattr(settings, f"{_operator.upper()}_SIMULATOR_ENABLED"):
+        urlpatterns.append(
+            path(f"sandbox/{_operator}/", include(f"providers.sandbox.{_operator}.urls"))
+        )
 
 handler400 = "gateway.errors.handler400"
 handler403 = "gateway.errors.handler403"

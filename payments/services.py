@@ -33,6 +33,7 @@ from payments.ledger.models import Entry, EntryKind
 from payments.models import FINAL_STATUSES, Flow, Payment, Status, Transaction
 from providers import registry, routing
 from providers.base import (
+    Capabilities,
     FailureCode,
     Operation,
     Outcome,
@@ -43,6 +44,7 @@ from providers.base import (
     ProviderCall,
     ProviderError,
     ProviderResult,
+    RefundSupport,
     RetryableError,
 )
 from tenants.models import Mode, Tenant
@@ -85,6 +87,7 @@ def create_payment(
             f"{msisdn} belongs to {Provider(routed).label}, not {Provider(provider).label}."
         )
     registry.require_adapter(routed)
+    _check_capabilities(registry.capabilities(routed), amount=amount)
     payment = Payment(
         tenant=tenant,
         mode=mode,
@@ -143,6 +146,19 @@ def _check_creation_rules(*, amount: Decimal, currency: str) -> None:
         raise errors.invalid_field("amount", "An amount is positive, with at most 2 decimals.")
 
 
+def _check_capabilities(capabilities: Capabilities, *, amount: Decimal) -> None:
+    """What the payment's operator takes (declared by its adapter)."""
+    if amount > capabilities.max_amount:
+        raise errors.invalid_field(
+            "amount", f"Ensure this value is at most {capabilities.max_amount} for this operator."
+        )
+    step = Decimal(1).scaleb(-capabilities.decimals)
+    if amount != amount.quantize(step):
+        raise errors.invalid_field(
+            "amount", f"This operator takes at most {capabilities.decimals} decimals."
+        )
+
+
 @transaction.atomic
 def create_refund(
     *,
@@ -164,6 +180,14 @@ def create_refund(
     if amount <= 0 or amount > remaining:
         raise errors.RefundExceedsPayment(
             f"At most {remaining} {original.currency} can be refunded."
+        )
+    refunds = registry.capabilities(original.provider).refunds
+    if refunds is RefundSupport.NONE:
+        raise errors.RefundNotAllowed(f"{Provider(original.provider).label} takes no refunds.")
+    if refunds is RefundSupport.WHOLE and amount != original.amount:
+        raise errors.RefundNotAllowed(
+            f"{Provider(original.provider).label} refunds only a whole collection, "
+            f"once: {original.amount} {original.currency}."
         )
     return create_payment(
         tenant=original.tenant,
@@ -235,6 +259,10 @@ def instruction_for(payment: Payment) -> PaymentInstruction:
             f"{settings.PUBLIC_BASE_URL}/api/v1/webhooks/{payment.provider}/{payment.callback_token}"
         ),
         refund_of_reference=payment.refund_of.provider_reference if payment.refund_of else None,
+        refund_of_transaction_id=(
+            payment.refund_of.provider_transaction_id or None if payment.refund_of else None
+        ),
+        submitted_at=payment.submitted_at,
     )
 
 

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import abc
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 from uuid import UUID
@@ -73,6 +75,10 @@ class PaymentInstruction:
     note: str = ""
     callback_url: str | None = None
     refund_of_reference: UUID | None = None
+    # The operator's id of the refunded collection (Airtel refunds by airtel_money_id).
+    refund_of_transaction_id: str | None = None
+    # When the operator first took the request (some may not be asked before a delay).
+    submitted_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -123,6 +129,37 @@ class CallbackHint:
     reason: str | None = None
 
 
+class RefundSupport(enum.StrEnum):
+    NONE = "none"
+    WHOLE = "whole"  # only the whole collection, in one refund (Airtel)
+    PARTIAL = "partial"  # any part, in as many refunds as add up to the collection
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What an operator can do, declared by its adapter and checked by the services before
+    anything is stored (so that a merchant gets a clear 4xx, not a late operator refusal)."""
+
+    refunds: RefundSupport
+    balance: bool  # the merchant account's balance can be read
+    kyc_name: bool  # an account lookup returns the holder's name
+    max_amount: Decimal  # the largest amount of one payment, in ZMW
+    decimals: int  # digits after the decimal point the operator takes
+    ussd_code: str  # what a customer dials to approve when the prompt does not arrive
+    # False: the operator calls one fixed URL per account and the body names the payment.
+    callback_url_per_payment: bool = True
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "refunds": self.refunds.value,
+            "balance": self.balance,
+            "kyc_name": self.kyc_name,
+            "max_amount": f"{self.max_amount:.2f}",
+            "decimals": self.decimals,
+            "ussd_code": self.ussd_code,
+        }
+
+
 class ProviderError(Exception):
     kind: ClassVar[str] = "provider_error"
 
@@ -167,6 +204,10 @@ class ConfigurationError(PermanentError):
 
 class ProviderAdapter(abc.ABC):
     provider: ClassVar[Provider]
+    capabilities: ClassVar[Capabilities]
+
+    def __init__(self, *, mode: str) -> None:
+        self.mode = mode
 
     @abc.abstractmethod
     def request_payment(self, instruction: PaymentInstruction) -> ProviderResult:
@@ -192,6 +233,22 @@ class ProviderAdapter(abc.ABC):
 
     @abc.abstractmethod
     def parse_callback(self, body: bytes) -> CallbackHint: ...
+
+    def verify_callback(self, headers: Mapping[str, str], body: bytes) -> bool | None:
+        """Whether the callback is the operator's own (its signature, hash or credential);
+        None when this operator, or this mode's configuration, gives nothing to check."""
+        return None
+
+    @classmethod
+    def callbacks_are_signed(cls) -> bool:
+        """True when a verified signature is expected on this operator's callbacks."""
+        return False
+
+    @classmethod
+    def callback_reference(cls, body: bytes) -> UUID | None:
+        """For operators that call one fixed URL (`callback_url_per_payment` False): our
+        reference named in the body, which finds the payment. None if it names none."""
+        return None
 
     @abc.abstractmethod
     def breaker_state(self) -> str:

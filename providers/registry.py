@@ -5,13 +5,35 @@ from __future__ import annotations
 import threading
 
 from providers import breakers, routing
-from providers.base import ConfigurationError, Provider, ProviderAdapter
+from providers.airtel.adapter import AirtelAdapter
+from providers.base import Capabilities, ConfigurationError, Provider, ProviderAdapter
 from providers.mtn.adapter import MtnAdapter
 from tenants.models import Mode
 
 _ADAPTERS: dict[tuple[Provider, Mode], ProviderAdapter] = {}
 _LOCK = threading.Lock()
-_FACTORIES = {Provider.MTN: MtnAdapter}
+_FACTORIES: dict[Provider, type[ProviderAdapter]] = {
+    Provider.MTN: MtnAdapter,
+    Provider.AIRTEL: AirtelAdapter,
+}
+
+
+def adapter_class(provider: Provider | str) -> type[ProviderAdapter] | None:
+    """The adapter class of an operator, or None (unknown or not built)."""
+    try:
+        return _FACTORIES.get(Provider(provider))
+    except ValueError:
+        return None
+
+
+def capabilities(provider: Provider | str) -> Capabilities:
+    """What the operator's adapter declares it can do (the operator must be supported)."""
+    require_adapter(provider)
+    return _FACTORIES[Provider(provider)].capabilities
+
+
+def supported() -> list[Provider]:
+    return list(_FACTORIES)
 
 
 def get_adapter(provider: Provider | str, mode: Mode | str) -> ProviderAdapter:

@@ -1,15 +1,16 @@
 """Inbound operator callbacks: look up, store raw, verify, hand off to payments.
 
-A callback URL carries the payment's unguessable token, so anything else is a guess: it is
-answered 404 and counted, never stored. A callback for a known payment is stored (capped in
-size and in number per payment) before anything acts on it, and it can at most ask for a
-status check, once per CALLBACK_REFRESH_INTERVAL_SECONDS per payment.
+A callback URL carries the payment's unguessable token (or, for an operator that calls one
+fixed URL per account, its body names our reference), so anything else is a guess: it is
+answered 404 and counted, never stored. Each adapter verifies its own operator's callbacks.
+A callback for a known payment is stored (capped in size and in number per payment) before
+anything acts on it, and it can at most ask for a status check, once per
+CALLBACK_REFRESH_INTERVAL_SECONDS per payment.
 """
 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import logging
 import re
 from datetime import timedelta
@@ -24,14 +25,23 @@ from gateway import errors
 from payments import services as payments
 from payments.models import Payment
 from providers import registry
-from providers.base import PermanentError
+from providers.base import PermanentError, ProviderAdapter
 from webhooks.metrics import Reason, count_rejected
 from webhooks.models import CallbackOutcome, InboundCallback
 
 logger = logging.getLogger(__name__)
 
 # Headers worth keeping for a dispute; anything else (cookies, proxies' internals) is dropped.
-_KEPT_HEADERS = {"content-type", "user-agent", "x-signature-256", "x-forwarded-for", "x-request-id"}
+_KEPT_HEADERS = {
+    "content-type",
+    "user-agent",
+    "x-signature-256",
+    "x-forwarded-for",
+    "x-request-id",
+    "signature",
+    "signature-input",
+    "content-digest",
+}
 _MAX_HEADER_CHARS = 1024
 # What payments.models.new_callback_token makes (token_urlsafe); anything else cannot match,
 # and is not worth a query (a NUL in it would not even reach PostgreSQL).
@@ -62,25 +72,23 @@ class MalformedCallback(errors.GatewayError):
     retryable = False
 
 
-def receive_callback(*, provider: str, token: str, request: HttpRequest) -> str:
+def receive_callback(*, provider: str, token: str | None, request: HttpRequest) -> str:
     """Store the callback, then verify and act on it. Returns the outcome to answer 200 with;
     raises the error to answer with otherwise."""
-    payment = (
-        Payment.objects.filter(provider=provider, callback_token=token).first()
-        if _TOKEN.fullmatch(token)
-        else None
-    )
+    payment = _find_payment(provider=provider, token=token, request=request)
     if payment is None:
-        count_rejected(provider=provider, reason=Reason.UNKNOWN_TOKEN)
+        known = registry.adapter_class(provider) is not None
+        count_rejected(provider=provider if known else "unknown", reason=Reason.UNKNOWN_TOKEN)
         raise UnknownCallbackToken()
+    adapter = registry.get_adapter(payment.provider, payment.mode)
     raw = request.body
     limit: int = settings.CALLBACK_MAX_BODY_BYTES
     if len(raw) > limit:
         # Kept truncated, as evidence that it came (with the SHA-256 of all of it).
-        _store(payment, request, raw, outcome=CallbackOutcome.TOO_LARGE)
+        _store(payment, request, raw, outcome=CallbackOutcome.TOO_LARGE, adapter=adapter)
         count_rejected(provider=provider, reason=Reason.TOO_LARGE)
         raise errors.RequestTooLarge(f"The callback is {len(raw)} bytes; the limit is {limit}.")
-    callback = _store(payment, request, raw, outcome=CallbackOutcome.RECEIVED)
+    callback = _store(payment, request, raw, outcome=CallbackOutcome.RECEIVED, adapter=adapter)
     if callback is None:
         count_rejected(provider=provider, reason=Reason.QUOTA_FULL)
         return NOT_STORED
@@ -89,7 +97,7 @@ def receive_callback(*, provider: str, token: str, request: HttpRequest) -> str:
         count_rejected(provider=provider, reason=Reason.BAD_SIGNATURE)
         raise BadSignature()
     try:
-        hint = registry.get_adapter(payment.provider, payment.mode).parse_callback(raw)
+        hint = adapter.parse_callback(raw)
     except PermanentError as exc:  # not JSON, nested too deep, text PostgreSQL cannot store
         _conclude(callback, CallbackOutcome.MALFORMED)
         count_rejected(provider=provider, reason=Reason.MALFORMED)
@@ -133,8 +141,33 @@ def purge_old_callbacks(*, batch_size: int = 1000) -> int:
 # --- internals ------------------------------------------------------------------------------
 
 
+def _find_payment(*, provider: str, token: str | None, request: HttpRequest) -> Payment | None:
+    """The payment a callback is for, or None (an unknown operator, token or reference)."""
+    adapter = registry.adapter_class(provider)
+    if adapter is None:
+        return None
+    if token is not None:
+        if not adapter.capabilities.callback_url_per_payment or not _TOKEN.fullmatch(token):
+            return None
+        return Payment.objects.filter(provider=provider, callback_token=token).first()
+    if adapter.capabilities.callback_url_per_payment:
+        return None  # this operator's callbacks always carry a token
+    raw = request.body
+    if len(raw) > settings.CALLBACK_MAX_BODY_BYTES:
+        return None  # no payment is read out of a body over the cap
+    reference = adapter.callback_reference(raw)
+    if reference is None:
+        return None
+    return Payment.objects.filter(provider=provider, provider_reference=reference).first()
+
+
 def _store(
-    payment: Payment, request: HttpRequest, raw: bytes, *, outcome: CallbackOutcome
+    payment: Payment,
+    request: HttpRequest,
+    raw: bytes,
+    *,
+    outcome: CallbackOutcome,
+    adapter: ProviderAdapter,
 ) -> InboundCallback | None:
     """The raw callback, or None when the payment already has its maximum of stored ones."""
     quota: int = settings.CALLBACK_MAX_STORED_PER_PAYMENT
@@ -142,7 +175,7 @@ def _store(
         return None  # rows only go away after the retention: no lock needed to say no
     callback = InboundCallback(
         provider=payment.provider,
-        token=payment.callback_token,
+        token=payment.callback_token,  # the payment's own, whichever way it was found
         method=request.method or "",
         headers={
             name: _pg_safe(value)[:_MAX_HEADER_CHARS]
@@ -154,7 +187,11 @@ def _store(
         body_sha256=hashlib.sha256(raw).hexdigest(),
         remote_addr=request.META.get("REMOTE_ADDR") or None,
         # A body refused for its size is not verified: nothing acts on it.
-        signature_valid=None if outcome == CallbackOutcome.TOO_LARGE else _signature(request, raw),
+        signature_valid=(
+            None
+            if outcome == CallbackOutcome.TOO_LARGE
+            else adapter.verify_callback(request.headers, raw)
+        ),
         outcome=outcome,
         payment=payment,
     )
@@ -172,16 +209,6 @@ def _store(
     if outcome == CallbackOutcome.TOO_LARGE:
         _log(callback)
     return callback
-
-
-def _signature(request: HttpRequest, raw: bytes) -> bool | None:
-    """None when no secret is configured (nothing to check)."""
-    secret: str = settings.MTN_WEBHOOK_SECRET
-    if not secret:
-        return None
-    expected = hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
-    given = request.headers.get("X-Signature-256", "").removeprefix("sha256=")
-    return hmac.compare_digest(expected.encode(), given.encode("utf-8", "backslashreplace"))
 
 
 def _refresh_slot_free(payment: Payment) -> bool:

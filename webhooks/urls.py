@@ -2,7 +2,10 @@ from django.urls import path
 
 from webhooks import views
 
+# One set of routes for every operator: a per-payment token in the URL (MTN, Zamtel), or one
+# fixed URL per account whose body names the payment (Airtel).
 urlpatterns = [
-    path("webhooks/mtn/health", views.mtn_health, name="mtn-callback-health"),
-    path("webhooks/mtn/<str:token>", views.mtn_callback, name="mtn-callback"),
+    path("webhooks/<slug:provider>/health", views.callback_health, name="callback-health"),
+    path("webhooks/<slug:provider>/<str:token>", views.callback, name="callback"),
+    path("webhooks/<slug:provider>", views.callback, name="callback-fixed"),
 ]

@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-import dataclasses
+import hashlib
+import hmac
 import re
-from collections.abc import Callable
+from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
-import tenacity
-from circuitbreaker import CircuitBreaker  # type: ignore[import-untyped]  # no type hints
 from django.conf import settings
 
 from gateway import errors as gateway_errors
 from gateway import jsonbody
-from providers import breakers
 from providers.base import (
     AccountHolder,
     Balance,
     CallbackHint,
-    FailureCode,
+    Capabilities,
     Operation,
     Outcome,
     OutcomeUnknownError,
@@ -28,15 +26,12 @@ from providers.base import (
     Provider,
     ProviderAdapter,
     ProviderCall,
-    ProviderError,
     ProviderResult,
-    ProviderUnavailable,
-    RetryableError,
+    RefundSupport,
 )
 from providers.mtn import errors
 from providers.mtn.client import Exchange, MtnClient
-
-T = TypeVar("T")
+from providers.resilience import Resilience, tuning
 
 # Where each money-moving operation lives, and the party it names.
 _ROUTES: dict[Operation, tuple[str, str, str]] = {
@@ -47,13 +42,6 @@ _ROUTES: dict[Operation, tuple[str, str, str]] = {
 # MTN rejects apostrophes and other "odd characters" in notes with a 400 (providers.md §1.4).
 _NOTE_UNSAFE = re.compile(r"[^A-Za-z0-9 .,:;()/#&+\-_]")
 _NOTE_MAX = 160
-
-
-def _is_system_failure(exc_type: type[BaseException], exc: BaseException) -> bool:
-    # What says MTN is sick: not a business refusal, and not our own fail-fast.
-    return issubclass(exc_type, RetryableError | OutcomeUnknownError) and not issubclass(
-        exc_type, ProviderUnavailable
-    )
 
 
 def _amount(value: Decimal) -> str:
@@ -91,16 +79,21 @@ def _result_from_status(body: Any, calls: list[ProviderCall]) -> ProviderResult:
 
 class MtnAdapter(ProviderAdapter):
     provider = Provider.MTN
+    capabilities = Capabilities(
+        refunds=RefundSupport.PARTIAL,
+        balance=True,
+        kyc_name=True,
+        max_amount=Decimal("100000.00"),  # the Tier 2 daily limit (providers.md §0)
+        decimals=2,
+        ussd_code="*115#",
+    )
 
     def __init__(self, *, mode: str, config: dict[str, str] | None = None) -> None:
         self.mode = mode
         self.client = MtnClient(mode=mode, config=config or settings.MTN[mode])
-        self.breaker = CircuitBreaker(
-            failure_threshold=settings.MTN_BREAKER_FAIL_MAX,
-            recovery_timeout=settings.MTN_BREAKER_RESET_SECONDS,
-            expected_exception=_is_system_failure,
-            name=f"mtn-{mode}",
-        )
+        self.resilience = Resilience(provider=Provider.MTN, mode=mode)
+        self.breaker = self.resilience.breaker
+        self._with_retries = self.resilience.with_retries
 
     # --- money --------------------------------------------------------------------------------
 
@@ -138,7 +131,7 @@ class MtnAdapter(ProviderAdapter):
                 reference=str(instruction.reference),
                 callback_url=instruction.callback_url,
                 body=body,
-                read_timeout=settings.MTN_READ_TIMEOUT_PAYMENT,
+                read_timeout=tuning(Provider.MTN, "READ_TIMEOUT_PAYMENT"),
             )
             # 409 RESOURCE_ALREADY_EXIST: an earlier attempt with this reference got through.
             if exchange.status in (202, 409):
@@ -203,7 +196,11 @@ class MtnAdapter(ProviderAdapter):
 
     def _read(self, operation: Operation, product: str, path: str) -> Exchange:
         exchange = self.client.call(
-            operation, product, "GET", path, read_timeout=settings.MTN_READ_TIMEOUT_STATUS
+            operation,
+            product,
+            "GET",
+            path,
+            read_timeout=tuning(Provider.MTN, "READ_TIMEOUT_STATUS"),
         )
         if exchange.status != 200:
             raise errors.classify_response(
@@ -232,60 +229,21 @@ class MtnAdapter(ProviderAdapter):
             reason=errors.error_code(payload),
         )
 
+    def verify_callback(self, headers: Mapping[str, str], body: bytes) -> bool | None:
+        """MTN signs nothing (providers.md §1.7). With MTN_WEBHOOK_SECRET set (a proxy of
+        ours that signs), X-Signature-256 must be the hex HMAC-SHA256 of the raw body."""
+        secret: str = settings.MTN_WEBHOOK_SECRET
+        if not secret:
+            return None
+        expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        given = headers.get("X-Signature-256", "").removeprefix("sha256=")
+        return hmac.compare_digest(expected.encode(), given.encode("utf-8", "backslashreplace"))
+
+    @classmethod
+    def callbacks_are_signed(cls) -> bool:
+        return bool(settings.MTN_WEBHOOK_SECRET)
+
     # --- resilience ---------------------------------------------------------------------------
 
     def breaker_state(self) -> str:
-        return str(self.breaker.state)
-
-    def _guarded(self, call: Callable[[], T]) -> T:
-        if self.breaker.opened:
-            raise ProviderUnavailable(
-                "MTN is failing; calls are paused",
-                failure_code=FailureCode.PROVIDER_UNAVAILABLE,
-                retry_after=max(1, self.breaker.open_remaining),
-            )
-        before = self.breaker.state
-        try:
-            with self.breaker:
-                return call()
-        finally:
-            if self.breaker.state != before:
-                breakers.publish(Provider.MTN, self.mode, self.breaker.state)
-
-    def _with_retries(self, call: Callable[[], T]) -> T:
-        """Retry transient failures with backoff and jitter, behind the circuit breaker.
-
-        Every attempt's exchanges end up on the result or the error, for the timeline.
-        """
-        calls: list[ProviderCall] = []
-
-        def attempt() -> T:
-            try:
-                outcome = self._guarded(call)
-            except ProviderError as exc:
-                calls.extend(exc.calls)
-                raise
-            if isinstance(outcome, ProviderResult):
-                calls.extend(outcome.calls)
-            return outcome
-
-        retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception(
-                lambda exc: (
-                    isinstance(exc, RetryableError) and not isinstance(exc, ProviderUnavailable)
-                )
-            ),
-            stop=tenacity.stop_after_attempt(settings.MTN_RETRY_ATTEMPTS),
-            wait=tenacity.wait_exponential_jitter(
-                multiplier=settings.MTN_RETRY_INITIAL_SECONDS, max=settings.MTN_RETRY_MAX_SECONDS
-            ),
-            reraise=True,
-        )
-        try:
-            outcome = retrying(attempt)
-        except ProviderError as exc:
-            exc.calls = calls
-            raise
-        if isinstance(outcome, ProviderResult):
-            return dataclasses.replace(outcome, calls=calls)
-        return outcome
+        return self.resilience.state()

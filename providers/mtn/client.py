@@ -1,43 +1,24 @@
 """HTTP to the MTN MoMo Open API: one session, explicit timeouts, cached OAuth tokens.
 
-Transport failures are classified here, once, by whether the request can have reached MTN:
-a refused or timed-out *connection* never sent anything (retryable); a *read* timeout or a
-dropped connection after sending may hide an accepted payment (outcome unknown for a POST).
+Transport failures are classified once, for every operator, by providers.resilience.Transport.
 """
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
-import requests
 import tenacity
-from django.conf import settings
 
-from providers.base import (
-    ConfigurationError,
-    FailureCode,
-    Operation,
-    OutcomeUnknownError,
-    ProviderCall,
-    RetryableError,
-)
+from providers.base import ConfigurationError, Operation, Provider, RetryableError
 from providers.mtn import errors
+from providers.resilience import USER_AGENT, Exchange, Transport, tuning
 
-USER_AGENT = "zm-payment-gateway/1.0"
-_REDACTED = "[redacted]"
-_SECRET_HEADERS = {"authorization", "ocp-apim-subscription-key"}
+__all__ = ["PRODUCTS", "USER_AGENT", "Exchange", "MtnClient"]
+
 PRODUCTS = ("collection", "disbursement")
-
-
-@dataclass(frozen=True)
-class Exchange:
-    status: int
-    body: Any
-    call: ProviderCall
 
 
 @dataclass
@@ -46,23 +27,18 @@ class _Token:
     refresh_at: float  # time.monotonic() after which a new token is fetched
 
 
-def _decode(response: requests.Response) -> Any:
-    if not response.content:
-        return None
-    try:
-        return response.json()
-    except ValueError:
-        return response.text[:2000]
-
-
 class MtnClient:
     """One per mode. Thread-safe: tokens are fetched under a lock, one product at a time."""
 
     def __init__(self, *, mode: str, config: dict[str, str]) -> None:
         self.mode = mode
         self.config = config
-        self.session = requests.Session()
-        self.session.headers["User-Agent"] = USER_AGENT
+        self.transport = Transport(
+            provider=Provider.MTN,
+            base_url=config["BASE_URL"],
+            secret_headers={"ocp-apim-subscription-key"},
+        )
+        self.session = self.transport.session
         self._tokens: dict[str, _Token] = {}
         self._token_lock = threading.Lock()
 
@@ -101,7 +77,7 @@ class MtnClient:
             f"/{product}/token/",
             headers={"Ocp-Apim-Subscription-Key": self.subscription_key(product)},
             auth=(self.config["API_USER"], self.config["API_KEY"]),
-            read_timeout=settings.MTN_READ_TIMEOUT_TOKEN,
+            read_timeout=tuning(Provider.MTN, "READ_TIMEOUT_TOKEN"),
             may_have_effect=False,
         )
         body = exchange.body
@@ -167,68 +143,13 @@ class MtnClient:
         body: dict[str, Any] | None = None,
         auth: tuple[str, str] | None = None,
     ) -> Exchange:
-        url = f"{self.config['BASE_URL']}{path}"
-        if body is not None:
-            headers = {**headers, "Content-Type": "application/json"}
-        shown_headers = {
-            name: _REDACTED if name.lower() in _SECRET_HEADERS else value
-            for name, value in headers.items()
-        }
-        started = time.perf_counter()
-
-        def record(status: int | None, response_body: Any, error: str = "") -> ProviderCall:
-            return ProviderCall(
-                operation=operation,
-                method=method,
-                url=url,
-                request_headers=shown_headers,
-                request_body=body,
-                status_code=status,
-                response_body=response_body,
-                duration_ms=round((time.perf_counter() - started) * 1000, 1),
-                error=error,
-            )
-
-        try:
-            response = self.session.request(
-                method,
-                url,
-                headers=headers,
-                data=json.dumps(body) if body is not None else None,
-                auth=auth,
-                timeout=(settings.MTN_CONNECT_TIMEOUT, read_timeout),
-            )
-        except (requests.ConnectTimeout, requests.exceptions.SSLError) as exc:
-            # Nothing was sent (or accepted over a failed handshake): safe to repeat.
-            raise RetryableError(
-                f"MTN connection failed: {type(exc).__name__}",
-                failure_code=FailureCode.PROVIDER_UNAVAILABLE,
-                calls=[record(None, None, "connect_timeout")],
-            ) from exc
-        except requests.ReadTimeout as exc:
-            if may_have_effect:
-                raise OutcomeUnknownError(
-                    "MTN did not answer in time; the request may have been accepted",
-                    calls=[record(None, None, "read_timeout")],
-                ) from exc
-            raise RetryableError(
-                "MTN did not answer in time",
-                failure_code=FailureCode.PROVIDER_UNAVAILABLE,
-                calls=[record(None, None, "read_timeout")],
-            ) from exc
-        except requests.ConnectionError as exc:
-            refused = "NewConnectionError" in repr(exc) or "Connection refused" in str(exc)
-            if may_have_effect and not refused:
-                raise OutcomeUnknownError(
-                    "The connection to MTN dropped after the request was sent",
-                    calls=[record(None, None, "connection_dropped")],
-                ) from exc
-            raise RetryableError(
-                "MTN could not be reached",
-                failure_code=FailureCode.PROVIDER_UNAVAILABLE,
-                calls=[record(None, None, "connection_refused" if refused else "connection")],
-            ) from exc
-        decoded = _decode(response)
-        return Exchange(
-            status=response.status_code, body=decoded, call=record(response.status_code, decoded)
+        return self.transport.send(
+            operation,
+            method,
+            path,
+            headers=headers,
+            body=body,
+            auth=auth,
+            read_timeout=read_timeout,
+            may_have_effect=may_have_effect,
         )

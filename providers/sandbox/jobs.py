@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from procrastinate.contrib.django import app
 
+from providers.sandbox.airtel import services as airtel_services
 from providers.sandbox.mtn import services as mtn_services
 
 
@@ -11,3 +12,8 @@ from providers.sandbox.mtn import services as mtn_services
 def deliver_mtn_callback(*, transaction_id: int) -> None:
     # No retry: MTN's sandbox calls back once; a lost callback is found by polling.
     mtn_services.deliver_callback(transaction_id=transaction_id)
+
+
+@app.task(queue="sandbox", name="sandbox.deliver_airtel_callback")
+def deliver_airtel_callback(*, transaction_id: int) -> None:
+    airtel_services.deliver_callback(transaction_id=transaction_id)

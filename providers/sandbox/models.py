@@ -156,3 +156,21 @@ class MtnCallbackAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"callback for {self.transaction_id}: {self.status_code or self.error}"
+
+
+# Each simulator keeps its models in its own module; they belong to this app.
+from providers.sandbox.airtel.models import (  # noqa: E402
+    AirtelAccessToken,
+    AirtelCallbackAttempt,
+    AirtelKeyPair,
+    AirtelRejectedAttempt,
+    AirtelTransaction,
+)
+
+__all__ = [
+    "AirtelAccessToken",
+    "AirtelCallbackAttempt",
+    "AirtelKeyPair",
+    "AirtelRejectedAttempt",
+    "AirtelTransaction",
+]

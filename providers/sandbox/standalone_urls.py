@@ -3,4 +3,7 @@ gateway's, so a client's base URL is http://HOST:PORT/sandbox/mtn either way."""
 
 from django.urls import include, path
 
-urlpatterns = [path("sandbox/mtn/", include("providers.sandbox.mtn.urls"))]
+urlpatterns = [
+    path(f"sandbox/{operator}/", include(f"providers.sandbox.{operator}.urls"))
+    for operator in ("mtn", "airtel")
+]

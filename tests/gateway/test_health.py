@@ -54,7 +54,9 @@ def test_ready_is_200_with_a_live_worker() -> None:
     body = response.json()
     assert body["status"] == "ok"
     assert body["jobs"] == {"status": "ok", "workers": 1}
-    assert body["providers"] == {"mtn": {"test": "closed", "live": "closed"}}
+    assert body["providers"] == {
+        provider: {"test": "closed", "live": "closed"} for provider in ("mtn", "airtel")
+    }
     assert body["uptime"] >= 0
 
 

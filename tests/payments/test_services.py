@@ -247,3 +247,32 @@ def test_a_worker_crash_before_the_operator_call_ends_in_exactly_one_request(mtn
     assert _requests_to_pay(mtn)[0].request.headers["X-Reference-Id"] == str(
         payment.provider_reference
     )
+
+
+@pytest.mark.django_db
+def test_an_operators_declared_maximum_and_decimals_are_checked_before_storing(
+    monkeypatch,
+) -> None:
+    import dataclasses
+
+    from gateway import errors as gateway_errors
+    from providers.mtn.adapter import MtnAdapter
+    from tenants.models import Mode
+
+    tenant = PaymentFactory.create().tenant
+    narrow = dataclasses.replace(MtnAdapter.capabilities, max_amount=Decimal("500"), decimals=0)
+    monkeypatch.setattr(MtnAdapter, "capabilities", narrow)
+
+    for amount in (Decimal("500.01"), Decimal("10.50")):
+        with pytest.raises(gateway_errors.GatewayError):
+            services.create_payment(
+                tenant=tenant,
+                mode=Mode.TEST,
+                flow=Flow.COLLECTION,
+                amount=amount,
+                currency="ZMW",
+                msisdn="260961234567",
+                external_id=f"cap-{amount}",
+                actor=SYSTEM,
+            )
+    assert Payment.objects.count() == 1

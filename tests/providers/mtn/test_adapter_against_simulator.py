@@ -21,10 +21,12 @@ from providers.base import (
     OutcomeUnknownError,
     PaymentInstruction,
     PermanentError,
+    Provider,
     ProviderResult,
     RetryableError,
 )
 from providers.mtn.adapter import MtnAdapter
+from providers.resilience import tuning
 from providers.sandbox.models import MtnTransaction
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the live server reads committed rows
@@ -140,7 +142,8 @@ def test_unavailable_number_is_retryable_provider_unavailable(adapter) -> None:
         adapter.request_payment(_instruction("260960000009"))
 
     assert raised.value.failure_code is FailureCode.PROVIDER_UNAVAILABLE
-    assert [call.status_code for call in raised.value.calls] == [503] * settings.MTN_RETRY_ATTEMPTS
+    attempts = tuning(Provider.MTN, "RETRY_ATTEMPTS")
+    assert [call.status_code for call in raised.value.calls] == [503] * attempts
 
 
 def test_payout_to_a_number_without_funds_fails_insufficient_funds(adapter) -> None:
