@@ -188,9 +188,10 @@ def test_a_database_restart_under_load_loses_nothing_and_stops_nothing(cluster, 
     stack = Stack(cluster, tmp_path)
     try:
         assert wait_for(
-            lambda: (stack.ready() or {}).get("jobs", {}).get("workers") == 3, within=60
+            lambda: (stack.ready() or {}).get("jobs", {}).get("workers") == 4, within=60
         ), stack.supervisor.output()
-        assert wait_for(lambda: len(stack.pids()) == 4, within=20), stack.ctl("status")
+        # web, two operator workers, the webhooks worker and the scheduler
+        assert wait_for(lambda: len(stack.pids()) == 5, within=20), stack.ctl("status")
         before = stack.pids()
         stop_creating = threading.Event()
         merchants = [Merchant(stack, index, stop_creating) for index in range(CLIENTS)]

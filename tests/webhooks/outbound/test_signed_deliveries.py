@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import time
+from pathlib import Path
 
 import pytest
 from django.db import transaction
@@ -20,7 +21,7 @@ from tests.payments.factories import PaymentFactory
 from tests.tenants.factories import TenantFactory
 from tests.webhooks.outbound.factories import endpoint_for, fanned_out, final_payment_event
 from webhooks.outbound import services, signing
-from webhooks.outbound.models import Delivery, DeliveryState, Event
+from webhooks.outbound.models import Delivery, DeliveryState, Event, WebhookEndpoint
 
 
 def _verify(secret: str, request) -> dict:
@@ -144,3 +145,26 @@ def test_the_signature_is_base64_hmac_sha256_of_id_timestamp_and_body() -> None:
     )
     key = base64.b64decode(secret.removeprefix("whsec_"))
     assert len(key) == 24
+
+
+@pytest.mark.django_db
+def test_the_readme_verification_example_accepts_ours_and_refuses_a_forgery(
+    merchant, receiver
+) -> None:
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    start = readme.index("import base64, hashlib, hmac, time")
+    example: dict = {}
+    exec(readme[start : readme.index("```", start)], example)  # noqa: S102  # our own README
+    hook = receiver()
+    _, secret = endpoint_for(merchant.api_key.tenant, hook.url())
+    rotated = services.rotate_webhook_secret(
+        endpoint=WebhookEndpoint.objects.get(), actor=SYSTEM
+    ).secret
+    (delivery,) = fanned_out(final_payment_event(merchant.api_key.tenant))
+    services.deliver(delivery_id=delivery.pk)
+    (got,) = hook.requests
+
+    assert example["verify"](secret, got.headers, got.body)
+    assert example["verify"](rotated, got.headers, got.body)
+    assert not example["verify"](secret, got.headers, got.body + b" ")
+    assert not example["verify"](signing.new_secret(), got.headers, got.body)
