@@ -34,8 +34,8 @@ def fan_out_event(event_id: int) -> None:
 
 
 @app.task(queue=WEBHOOKS_QUEUE, name=outbound.DELIVER_TASK, retry=_DATABASE_RETRY)
-def deliver(delivery_id: int) -> None:
-    outbound.deliver(delivery_id=delivery_id)
+def deliver(endpoint_id: int, slot: int) -> None:
+    outbound.deliver_due(endpoint_id=endpoint_id, slot=slot)
 
 
 @app.periodic(cron=f"*/{settings.WEBHOOK_DISPATCH_INTERVAL_SECONDS} * * * * *")  # 6th column: s

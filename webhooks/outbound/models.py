@@ -229,6 +229,12 @@ class Delivery(models.Model):
                 condition=Q(state__in=OPEN_STATES),
                 name="delivery_due_idx",
             ),
+            # A delivery job's query: the due deliveries of one endpoint.
+            models.Index(
+                fields=["endpoint", "next_attempt_at"],
+                condition=Q(state__in=OPEN_STATES),
+                name="delivery_endpoint_due_idx",
+            ),
             models.Index(fields=["endpoint", "-created_at"], name="delivery_endpoint_idx"),
             models.Index(fields=["state", "last_attempt_at"], name="delivery_state_idx"),
         ]

@@ -7,9 +7,12 @@ endpoint and defers its first attempt. Every later attempt is found in the rows
 (`next_attempt_at`) by the periodic dispatcher, so a lost job or a killed worker delays a
 delivery but never loses it.
 
-Deliveries run on the `webhooks` queue (never beside payment jobs). A job's Procrastinate lock
-is one of WEBHOOK_ENDPOINT_CONCURRENCY slots of its endpoint, so one endpoint, however slow or
-dead, holds at most that many worker threads, and other merchants' deliveries go on.
+Deliveries run on the `webhooks` queue (never beside payment jobs). Each delivery belongs to
+one of WEBHOOK_ENDPOINT_CONCURRENCY slots of its endpoint (its id modulo that), and a delivery
+job drains one slot (the due deliveries of that slot, oldest first, for up to DRAIN_SECONDS)
+under a Procrastinate lock named after it: one endpoint, however slow or dead, holds at most
+that many worker threads, other merchants' deliveries go on, and a busy endpoint costs one
+job per slot rather than one per delivery.
 
 Jobs are deferred by task name (webhooks.jobs imports this module, never the reverse).
 """
@@ -20,13 +23,14 @@ import contextlib
 import json
 import logging
 import random
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import CharField, Exists, F, OuterRef, Q, Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
@@ -67,6 +71,8 @@ RETRY_AFTER_MAX = timedelta(hours=24)
 # An event not fanned out this long after its creation lost its job: the dispatcher defers
 # another.
 FAN_OUT_GRACE = timedelta(seconds=30)
+# How long one delivery job goes on draining its slot before it queues itself again.
+DRAIN_SECONDS = 5.0
 # 410 Gone from the merchant's server: it asks us to stop.
 GONE_REASON = "The endpoint answered 410 Gone."
 
@@ -170,8 +176,9 @@ def fan_out_event(*, event_id: int) -> int:
 
 @transaction.atomic(durable=True)
 def dispatch_due_deliveries(*, batch_size: int | None = None) -> int:
-    """Queue an attempt for each due delivery without one waiting, and a fan-out for each
-    event whose fan-out job was lost. SKIP LOCKED lets several dispatchers share the work."""
+    """Queue a delivery job for each endpoint slot with due deliveries and no job waiting,
+    and a fan-out for each event whose fan-out job was lost; returns the delivery jobs
+    queued. Several dispatchers may run: queueing locks refuse the duplicates."""
     now = timezone.now()
     limit = batch_size or settings.WEBHOOK_DISPATCH_BATCH_SIZE
     lost_fan_outs = list(
@@ -182,16 +189,25 @@ def dispatch_due_deliveries(*, batch_size: int | None = None) -> int:
     )
     for event_id in lost_fan_outs:
         _defer(FAN_OUT_TASK, queueing_lock=f"event:{event_id}", event_id=event_id)
+    slots: int = settings.WEBHOOK_ENDPOINT_CONCURRENCY
     due = list(
-        Delivery.objects.select_for_update(skip_locked=True)
-        .filter(state__in=OPEN_STATES, next_attempt_at__lte=now)
-        .filter(~_job_waiting("delivery:"))
-        .order_by("next_attempt_at")
-        .only("pk", "endpoint_id")[:limit]
+        Delivery.objects.filter(state__in=OPEN_STATES, next_attempt_at__lte=now)
+        .annotate(slot=F("id") % slots)
+        .order_by()
+        .values_list("endpoint_id", "slot")
+        .distinct()[:limit]
     )
-    for delivery in due:
-        _defer_delivery(delivery)
-    return len(due)
+    waiting = set(
+        ProcrastinateJob.objects.filter(status="todo", task_name=DELIVER_TASK).values_list(
+            "queueing_lock", flat=True
+        )
+    )
+    queued = 0
+    for endpoint_id, slot in due:
+        if _slot_lock(endpoint_id, slot) not in waiting:
+            _defer_slot(endpoint_id, slot)
+            queued += 1
+    return queued
 
 
 def _job_waiting(prefix: str) -> Exists:
@@ -217,38 +233,113 @@ def retry_delay(attempts: int) -> timedelta | None:
 # --- one attempt ----------------------------------------------------------------------------
 
 
+def deliver_due(*, endpoint_id: int, slot: int) -> int:
+    """The delivery job's service: attempt the due deliveries of one slot of one endpoint,
+    oldest first, one after another, for up to DRAIN_SECONDS; then queue itself again (behind
+    the other slots' jobs) if due ones remain. Returns the attempts made.
+
+    One job per slot rather than per delivery: a job costs Procrastinate a fetch under its
+    lock and a finish, several times what an attempt to a fast receiver costs."""
+    ensure_outside_transaction()
+    started = time.monotonic()
+    attempts = 0
+    while True:
+        if time.monotonic() - started > DRAIN_SECONDS:
+            if _slot_has_due(endpoint_id, slot):
+                _defer_slot(endpoint_id, slot)
+            return attempts
+        delivery = _claim_next(endpoint_id, slot)
+        if delivery is None:
+            return attempts
+        _attempt(delivery)
+        attempts += 1
+
+
 def deliver(*, delivery_id: int) -> Delivery | None:
-    """Attempt a due delivery once and record the outcome; None when it is not due (done
-    already, or another attempt holds it). The delivery job's service."""
+    """Attempt one delivery now if it is due, and record the outcome; None when it is not
+    due (done already, or an attempt holds it)."""
     ensure_outside_transaction()
     delivery = _claim(delivery_id)
-    if delivery is None:
-        return None
+    return None if delivery is None else _attempt(delivery)
+
+
+def _attempt(delivery: Delivery) -> Delivery | None:
     if not delivery.endpoint.is_enabled:
-        with transaction.atomic(durable=True):
-            return _bury(delivery_id, "The endpoint is disabled.")
-    answer = _send(delivery)
-    with transaction.atomic(durable=True):
-        return _record(delivery_id, answer)
+        return _bury(delivery, "The endpoint is disabled.")
+    return _record(delivery, _send(delivery))
+
+
+def _holder() -> tuple[str, str | None]:
+    """This attempt's lease holder, and the prefix of its job's earlier attempts (a retried
+    job takes over its own dead attempt's lease at once)."""
+    holder = context.request_id.get()
+    mine = holder.rsplit("_", 1)[0] + "_" if holder.startswith("job_") else None
+    return holder[:64], mine
 
 
 def _claim(delivery_id: int) -> Delivery | None:
     """Take a due open delivery for one attempt: its due time becomes the attempt's lease, so
     the dispatcher leaves it alone until the attempt ends or the lease runs out (a dead
-    worker). A retried job takes over its own dead attempt's lease at once."""
+    worker)."""
     now = timezone.now()
-    holder = context.request_id.get()
+    holder, mine = _holder()
     claimable = Q(next_attempt_at__lte=now)
-    if holder.startswith("job_"):
-        claimable |= Q(lease_holder__startswith=holder.rsplit("_", 1)[0] + "_")
+    if mine:
+        claimable |= Q(lease_holder__startswith=mine)
     claimed = (
         Delivery.objects.filter(pk=delivery_id, state__in=OPEN_STATES)
         .filter(claimable)
-        .update(next_attempt_at=now + _lease(), lease_holder=holder[:64], updated_at=now)
+        .update(next_attempt_at=now + _lease(), lease_holder=holder, updated_at=now)
     )
     if not claimed:
         return None
     return Delivery.objects.select_related("endpoint", "event").get(pk=delivery_id)
+
+
+_CLAIM_NEXT = """
+    UPDATE webhooks_delivery SET next_attempt_at = %(lease)s, lease_holder = %(holder)s,
+           updated_at = %(now)s
+     WHERE id = (
+        SELECT id FROM webhooks_delivery
+         WHERE endpoint_id = %(endpoint)s AND id %% %(slots)s = %(slot)s
+           AND state IN ('pending', 'failed')
+           AND (next_attempt_at <= %(now)s OR starts_with(lease_holder, %(mine)s))
+         ORDER BY next_attempt_at, id
+         LIMIT 1
+           FOR UPDATE SKIP LOCKED)
+    RETURNING id
+"""
+
+
+def _claim_next(endpoint_id: int, slot: int) -> Delivery | None:
+    """Claim the oldest due delivery of the slot, in one statement."""
+    now = timezone.now()
+    holder, mine = _holder()
+    params: dict[str, Any] = {
+        "lease": now + _lease(),
+        "holder": holder,
+        "now": now,
+        "endpoint": endpoint_id,
+        "slots": settings.WEBHOOK_ENDPOINT_CONCURRENCY,
+        "slot": slot,
+        "mine": mine,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_CLAIM_NEXT, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return Delivery.objects.select_related("endpoint", "event").get(pk=row[0])
+
+
+def _slot_has_due(endpoint_id: int, slot: int) -> bool:
+    slots: int = settings.WEBHOOK_ENDPOINT_CONCURRENCY
+    return (
+        Delivery.objects.annotate(slot=F("id") % slots)
+        .filter(endpoint_id=endpoint_id, slot=slot, state__in=OPEN_STATES)
+        .filter(next_attempt_at__lte=timezone.now())
+        .exists()
+    )
 
 
 def _lease() -> timedelta:
@@ -285,12 +376,12 @@ def signing_secrets(endpoint: WebhookEndpoint) -> list[str]:
     return secrets
 
 
-def _record(delivery_id: int, answer: client.Answer) -> Delivery | None:
+def _record(delivery: Delivery, answer: client.Answer) -> Delivery | None:
     """Write an attempt's outcome and the next step: done, a retry at the schedule's next
-    offset (or the Retry-After asked for), or dead. The caller holds a transaction."""
-    delivery = Delivery.objects.select_for_update().filter(pk=delivery_id).first()
-    if delivery is None:
-        return None  # its endpoint was deleted meanwhile
+    offset (or the Retry-After asked for), or dead. `delivery` is the claimed row; one
+    conditional UPDATE writes it, only while this attempt still holds it (the row may have
+    been deleted with its endpoint, or taken over after the lease ran out). Returns None when
+    the outcome was not written."""
     now = timezone.now()
     delivery.attempts += 1
     delivery.last_attempt_at = now
@@ -298,16 +389,13 @@ def _record(delivery_id: int, answer: client.Answer) -> Delivery | None:
     delivery.last_error = answer.error
     delivery.response_excerpt = answer.excerpt
     delivery.duration_ms = answer.duration_ms
-    delivery.lease_holder = ""
+    endpoint = delivery.endpoint
     if answer.succeeded:
         delivery.state, delivery.next_attempt_at = DeliveryState.SUCCEEDED, None
         delivery.succeeded_at = now
-        _endpoint_succeeded(delivery.endpoint_id, now)
     else:
-        _endpoint_failed(delivery.endpoint_id, now)
         delay = retry_delay(delivery.attempts)
         if answer.status == 410:
-            _disable(delivery.endpoint_id, GONE_REASON, now)
             delay = None
         elif delay is not None and answer.retry_after is not None:
             asked = timedelta(seconds=answer.retry_after)
@@ -316,29 +404,56 @@ def _record(delivery_id: int, answer: client.Answer) -> Delivery | None:
             delivery.state, delivery.next_attempt_at = DeliveryState.DEAD, None
         else:
             delivery.state, delivery.next_attempt_at = DeliveryState.FAILED, now + delay
-    delivery.save()
+    written = Delivery.objects.filter(
+        pk=delivery.pk, state__in=OPEN_STATES, lease_holder=delivery.lease_holder
+    ).update(
+        state=delivery.state,
+        attempts=F("attempts") + 1,
+        next_attempt_at=delivery.next_attempt_at,
+        lease_holder="",
+        last_attempt_at=now,
+        succeeded_at=delivery.succeeded_at,
+        last_status=answer.status,
+        last_error=answer.error,
+        response_excerpt=answer.excerpt,
+        duration_ms=answer.duration_ms,
+        updated_at=now,
+    )
+    delivery.lease_holder = ""
+    if answer.succeeded:
+        _endpoint_succeeded(endpoint, now)
+    else:
+        _endpoint_failed(endpoint.pk, now)
+        if answer.status == 410:
+            _disable(endpoint.pk, GONE_REASON, now)
     _log_attempt(delivery, answer)
-    return delivery
+    return delivery if written else None
 
 
-def _bury(delivery_id: int, reason: str) -> Delivery | None:
+def _bury(delivery: Delivery, reason: str) -> Delivery:
     """A delivery whose endpoint was disabled: dead, without an attempt."""
-    delivery = Delivery.objects.select_for_update().filter(pk=delivery_id).first()
-    if delivery is None:
-        return None
-    delivery.state, delivery.next_attempt_at, delivery.lease_holder = DeliveryState.DEAD, None, ""
-    delivery.last_error = reason
-    delivery.save(update_fields=["state", "next_attempt_at", "lease_holder", "last_error"])
+    delivery.state, delivery.next_attempt_at, delivery.last_error = DeliveryState.DEAD, None, reason
+    Delivery.objects.filter(pk=delivery.pk, lease_holder=delivery.lease_holder).update(
+        state=delivery.state, next_attempt_at=None, lease_holder="", last_error=reason
+    )
+    delivery.lease_holder = ""
     return delivery
 
 
-def _endpoint_succeeded(endpoint_id: int, now: datetime) -> None:
-    # At most one write a second for a healthy endpoint: hundreds of deliveries a second to
-    # one endpoint must not queue on its row.
-    WebhookEndpoint.objects.filter(pk=endpoint_id).filter(
+def _endpoint_succeeded(endpoint: WebhookEndpoint, now: datetime) -> None:
+    # At most one write a second for a healthy endpoint (and none when the claim's copy shows
+    # it fresh): hundreds of deliveries a second to one endpoint must not queue on its row.
+    recent = now - timedelta(seconds=1)
+    if (
+        endpoint.consecutive_failures == 0
+        and endpoint.last_success_at is not None
+        and endpoint.last_success_at >= recent
+    ):
+        return
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).filter(
         Q(consecutive_failures__gt=0)
         | Q(last_success_at__isnull=True)
-        | Q(last_success_at__lt=now - timedelta(seconds=1))
+        | Q(last_success_at__lt=recent)
     ).update(last_success_at=now, consecutive_failures=0)
 
 
@@ -554,10 +669,7 @@ def ping_webhook_endpoint(*, endpoint: WebhookEndpoint) -> Delivery:
             lease_holder=context.request_id.get()[:64],
         )
     delivery.event, delivery.endpoint = event, endpoint
-    answer = _send(delivery)
-    with transaction.atomic():
-        recorded = _record(delivery.pk, answer)
-    return recorded or delivery
+    return _record(delivery, _send(delivery)) or delivery
 
 
 @transaction.atomic
@@ -634,16 +746,22 @@ def _reopen(*, event_ids: list[int], endpoints: list[WebhookEndpoint]) -> list[D
 # --- internals ------------------------------------------------------------------------------
 
 
+def _slot_lock(endpoint_id: int, slot: int) -> str:
+    return f"webhook-endpoint:{endpoint_id}:{slot}"
+
+
 def _defer_delivery(delivery: Delivery) -> None:
+    """Queue the job of the delivery's slot (a job already waiting there will take it)."""
     slots: int = settings.WEBHOOK_ENDPOINT_CONCURRENCY
-    _defer(
-        DELIVER_TASK,
-        # One of the endpoint's slots: at most WEBHOOK_ENDPOINT_CONCURRENCY attempts to one
-        # endpoint run at once, and two attempts of one delivery never (same slot).
-        lock=f"webhook-endpoint:{delivery.endpoint_id}:{delivery.pk % slots}",
-        queueing_lock=f"delivery:{delivery.pk}",
-        delivery_id=delivery.pk,
-    )
+    _defer_slot(delivery.endpoint_id, delivery.pk % slots)
+
+
+def _defer_slot(endpoint_id: int, slot: int) -> None:
+    # The lock: one job per slot runs at a time, so at most WEBHOOK_ENDPOINT_CONCURRENCY
+    # attempts to one endpoint run at once, and two attempts of one delivery never (same
+    # slot). The queueing lock: at most one more waits.
+    lock = _slot_lock(endpoint_id, slot)
+    _defer(DELIVER_TASK, lock=lock, queueing_lock=lock, endpoint_id=endpoint_id, slot=slot)
 
 
 def _defer(

@@ -25,6 +25,7 @@ from tests.webhooks.outbound.factories import (
     fanned_out,
     final_payment_event,
     finalize,
+    run_delivery_jobs,
 )
 from webhooks.outbound import services
 from webhooks.outbound.models import Delivery, DeliveryState, Event, WebhookEndpoint
@@ -229,9 +230,8 @@ def test_replay_queues_every_event_of_the_range(api, test_key, receiver, clock) 
     assert answer.json() == {"object": "replay", "webhook_endpoint": created["id"], "events": 2}
     queued = Delivery.objects.filter(endpoint__public_id=created["id"])
     assert {d.event_id for d in queued} == {e.pk for e in in_range}
-    assert services.dispatch_due_deliveries() == 2
-    for delivery in queued:
-        services.deliver(delivery_id=delivery.pk)
+    assert services.dispatch_due_deliveries() >= 1  # one job per endpoint slot
+    assert run_delivery_jobs() == 2
     assert sorted(r.headers["webhook-id"] for r in hook.requests) == sorted(
         e.public_id for e in in_range
     )

@@ -10,28 +10,36 @@ import pytest
 from django.conf import settings
 from procrastinate.contrib.django.models import ProcrastinateJob
 
-from tests.webhooks.outbound.factories import attempt, endpoint_for, fanned_out, final_payment_event
+from tests.webhooks.outbound.factories import (
+    endpoint_for,
+    fanned_out,
+    final_payment_event,
+    run_delivery_jobs,
+)
 from webhooks.outbound import services
-from webhooks.outbound.models import DeliveryState, WebhookEndpoint
+from webhooks.outbound.models import Delivery, DeliveryState, WebhookEndpoint
 
 pytestmark = pytest.mark.django_db
 
 PUBLISHED = [5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400]  # README, settings
 
 
-def _due_jobs() -> set[int]:
+def _due_jobs() -> set[tuple[int, int]]:
+    """The (endpoint, slot) of each delivery job waiting."""
     return {
-        job.args["delivery_id"]
+        (job.args["endpoint_id"], job.args["slot"])
         for job in ProcrastinateJob.objects.filter(task_name="webhooks.deliver", status="todo")
     }
 
 
+def _slot(delivery) -> tuple[int, int]:
+    return (delivery.endpoint_id, delivery.pk % settings.WEBHOOK_ENDPOINT_CONCURRENCY)
+
+
 def _run_queued_job(delivery_id: int):
-    """What the worker does with the queued job: it finishes, and runs the service."""
-    ProcrastinateJob.objects.filter(
-        task_name="webhooks.deliver", status="todo", args__delivery_id=delivery_id
-    ).update(status="succeeded")
-    return attempt(delivery_id)
+    """What the worker does with the queued job: it drains the slot (one attempt here)."""
+    assert run_delivery_jobs() == 1
+    return Delivery.objects.get(pk=delivery_id)
 
 
 def test_attempts_follow_the_published_schedule_then_the_delivery_is_dead(
@@ -43,7 +51,7 @@ def test_attempts_follow_the_published_schedule_then_the_delivery_is_dead(
     endpoint, _ = endpoint_for(merchant.api_key.tenant, hook.url())
     (delivery,) = fanned_out(final_payment_event(merchant.api_key.tenant))
     created = clock.now
-    assert _due_jobs() == {delivery.pk}  # the first attempt, at once
+    assert _due_jobs() == {_slot(delivery)}  # the first attempt, at once
 
     attempted_at: list = []
     for number, delay in enumerate([0, *PUBLISHED], start=1):
@@ -58,7 +66,7 @@ def test_attempts_follow_the_published_schedule_then_the_delivery_is_dead(
             assert services.deliver(delivery_id=delivery.pk) is None
             clock.set(due)
             assert services.dispatch_due_deliveries() == 1
-            assert _due_jobs() == {delivery.pk}
+            assert _due_jobs() == {_slot(delivery)}
         delivery = _run_queued_job(delivery.pk)
         attempted_at.append(clock.now)
         assert delivery.attempts == number
@@ -142,8 +150,9 @@ def test_each_delivery_holds_one_of_its_endpoints_slots(merchant, receiver, sett
     for _ in range(4):
         fanned_out(final_payment_event(merchant.api_key.tenant))
 
-    locks = set(
-        ProcrastinateJob.objects.filter(task_name="webhooks.deliver").values_list("lock", flat=True)
-    )
-    assert locks == {f"webhook-endpoint:{endpoint.pk}:0", f"webhook-endpoint:{endpoint.pk}:1"}
+    jobs = ProcrastinateJob.objects.filter(task_name="webhooks.deliver")
+    locks = sorted(jobs.values_list("lock", flat=True))
+    # One job per slot: the second delivery of a slot waits for the job already queued there.
+    assert locks == [f"webhook-endpoint:{endpoint.pk}:0", f"webhook-endpoint:{endpoint.pk}:1"]
+    assert run_delivery_jobs() == 4
     assert WebhookEndpoint.objects.count() == 1
