@@ -430,6 +430,42 @@ AIRTEL: dict[str, dict[str, str]] = operator_settings.per_mode(
 _AIRTEL_TUNING = operator_settings.tuning(env, "AIRTEL", {**_TUNING, "READ_TIMEOUT_PAYMENT": 30.0})
 globals().update(_AIRTEL_TUNING)
 
+# --- Merchant webhooks (webhooks/outbound) ------------------------------------------------
+# Development and tests only: accept http:// and loopback receivers (127.0.0.1, ::1,
+# localhost), so that a local receiver can get webhooks. Refused in production.
+WEBHOOK_ALLOW_INSECURE: bool = env.bool("WEBHOOK_ALLOW_INSECURE", default=False)
+if PRODUCTION and WEBHOOK_ALLOW_INSECURE:
+    raise ImproperlyConfigured("WEBHOOK_ALLOW_INSECURE must be off when DJANGO_ENV=production")
+# Ports a webhook URL may name (https); any port when WEBHOOK_ALLOW_INSECURE is on.
+WEBHOOK_ALLOWED_PORTS: list[int] = [
+    int(port) for port in env.list("WEBHOOK_ALLOWED_PORTS", default=[443, 8443])
+]
+# Seconds to connect to a merchant, and to wait for its answer (each attempt).
+WEBHOOK_CONNECT_TIMEOUT_SECONDS: float = env.float("WEBHOOK_CONNECT_TIMEOUT_SECONDS", default=3.0)
+WEBHOOK_READ_TIMEOUT_SECONDS: float = env.float("WEBHOOK_READ_TIMEOUT_SECONDS", default=15.0)
+# Seconds from a failed attempt to the next (each with +-10% jitter): 5 s, 5 min, 30 min, 2 h,
+# 5 h, 10 h, 14 h, 20 h, 24 h; after the last, the delivery is dead (about 3 days in all).
+WEBHOOK_RETRY_SCHEDULE_SECONDS: list[int] = [
+    int(seconds)
+    for seconds in env.list(
+        "WEBHOOK_RETRY_SCHEDULE_SECONDS",
+        default=[5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400],
+    )
+]
+# How long a rotated endpoint secret keeps signing beside the new one (hours).
+WEBHOOK_SECRET_ROTATION_GRACE_HOURS: int = env.int(
+    "WEBHOOK_SECRET_ROTATION_GRACE_HOURS", default=24
+)
+# How often the dispatcher looks for due deliveries (seconds, a divisor of 60), and how many
+# it queues per run.
+WEBHOOK_DISPATCH_INTERVAL_SECONDS: int = env.int("WEBHOOK_DISPATCH_INTERVAL_SECONDS", default=1)
+WEBHOOK_DISPATCH_BATCH_SIZE: int = env.int("WEBHOOK_DISPATCH_BATCH_SIZE", default=500)
+# Attempts to one endpoint running at once (across all workers): a slow or dead endpoint
+# holds at most this many worker threads.
+WEBHOOK_ENDPOINT_CONCURRENCY: int = env.int("WEBHOOK_ENDPOINT_CONCURRENCY", default=4)
+if WEBHOOK_ENDPOINT_CONCURRENCY < 1:
+    raise ImproperlyConfigured("WEBHOOK_ENDPOINT_CONCURRENCY must be at least 1")
+
 # --- The MTN simulator (providers/sandbox/mtn), served under /sandbox/mtn/ -----------------
 # BEGIN simulator settings (owned by the simulator's code)
 MTN_SIMULATOR_ENABLED: bool = env.bool("MTN_SIMULATOR_ENABLED", default=not PRODUCTION)

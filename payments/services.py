@@ -27,7 +27,7 @@ from procrastinate.exceptions import AlreadyEnqueued
 from audit import services as audit
 from gateway import context
 from gateway.db import ensure_outside_transaction
-from payments import errors
+from payments import errors, hooks
 from payments.ledger import services as ledger
 from payments.ledger.models import Entry, EntryKind
 from payments.models import FINAL_STATUSES, Flow, Payment, Status, Transaction
@@ -441,11 +441,10 @@ def transition_payment(
 
 
 def payment_finalized(payment: Payment) -> None:
-    """Hook for what follows a final status, in the same transaction.
-
-    Merchant webhooks (a later issue) defer their deliveries here, so the event and the status
-    commit together.
-    """
+    """What follows a final status, in the same transaction: the callbacks other apps
+    registered with `payments.hooks.on_final` (merchant webhooks record their event there, so
+    the event, its job and the status commit together or not at all)."""
+    hooks.run_final(payment)
 
 
 # --- polling, expiry ------------------------------------------------------------------------

@@ -55,3 +55,14 @@ class InboundCallback(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider} callback {self.outcome}"
+
+
+# Outbound merchant webhooks live in their own module of this app (webhooks.outbound).
+from webhooks.outbound.models import (  # noqa: E402, F401
+    DeadDelivery,
+    Delivery,
+    DeliveryState,
+    Event,
+    EventType,
+    WebhookEndpoint,
+)

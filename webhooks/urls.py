@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from webhooks import views
 
@@ -8,4 +8,5 @@ urlpatterns = [
     path("webhooks/<slug:provider>/health", views.callback_health, name="callback-health"),
     path("webhooks/<slug:provider>/<str:token>", views.callback, name="callback"),
     path("webhooks/<slug:provider>", views.callback, name="callback-fixed"),
+    path("", include("webhooks.outbound.urls")),  # outbound: merchant webhooks
 ]

@@ -188,9 +188,10 @@ def test_a_database_restart_under_load_loses_nothing_and_stops_nothing(cluster, 
     stack = Stack(cluster, tmp_path)
     try:
         assert wait_for(
-            lambda: (stack.ready() or {}).get("jobs", {}).get("workers") == 3, within=60
+            lambda: (stack.ready() or {}).get("jobs", {}).get("workers") == 4, within=60
         ), stack.supervisor.output()
-        assert wait_for(lambda: len(stack.pids()) == 4, within=20), stack.ctl("status")
+        # web, two operator workers, the webhooks worker and the scheduler
+        assert wait_for(lambda: len(stack.pids()) == 5, within=20), stack.ctl("status")
         before = stack.pids()
         stop_creating = threading.Event()
         merchants = [Merchant(stack, index, stop_creating) for index in range(CLIENTS)]
@@ -223,15 +224,19 @@ def test_a_database_restart_under_load_loses_nothing_and_stops_nothing(cluster, 
         assert wait_for(lambda: pending() == 0, within=120, every=1), stack.supervisor.output()
 
         # Every process runs: web untouched, the killed worker restarted, the rest unchanged
-        # or restarted by themselves, and all three workers heart-beating again.
+        # or restarted by themselves, and all four workers heart-beating again.
         after = stack.pids()
-        assert set(after) == {"web", "scheduler", "worker:worker-0", "worker:worker-1"}, stack.ctl(
-            "status"
-        )
+        assert set(after) == {
+            "web",
+            "scheduler",
+            "webhooks",
+            "worker:worker-0",
+            "worker:worker-1",
+        }, stack.ctl("status")
         assert after["web"] == before["web"]
         assert after["worker:worker-0"] != killed
         assert wait_for(
-            lambda: (stack.ready() or {}).get("jobs", {}).get("workers") == 3, within=40
+            lambda: (stack.ready() or {}).get("jobs", {}).get("workers") == 4, within=40
         ), (
             stack.ready(),
             requests.get(f"{stack.base_url}/health/ready", timeout=5).text,
