@@ -271,8 +271,8 @@ def test_callbacks_are_signed_go_to_the_requests_url_and_twice_for_010(
     for callback in callback_server.received:
         raw = json.dumps(callback.body).encode()
         assert callback.body["status"] == "COMPLETED"
-        assert callback.headers["Signature-Input"].startswith("sig-zm=")
-        # The body as received (re-serialised here) may differ in bytes: check what was sent.
+        # The simulator sends json.dumps(body): the same bytes again, so the signature holds.
+        assert adapter.verify_callback(callback.headers, raw) is True
         assert ZamtelAdapter.callback_reference(raw) in {once.reference, twice.reference}
     assert ZamtelCallbackAttempt.objects.filter(status_code=200).count() == 3
 
