@@ -57,6 +57,8 @@ _ROUTES: dict[Operation, tuple[str, str, str]] = {
     Operation.SEND_PAYOUT: ("/v2/payouts", "payoutId", "recipient"),
     Operation.REFUND: ("/v2/refunds", "refundId", ""),
 }
+# A refund's callback names its deposit too: its own id is looked for first.
+_ID_FIELDS = ("refundId", "payoutId", "depositId")
 _MESSAGE_UNSAFE = re.compile(r"[^A-Za-z0-9 ]")
 
 
@@ -314,7 +316,7 @@ class ZamtelAdapter(ProviderAdapter):
         payload = self._callback_payload(body)
         result = self.result_of(payload)
         ident = next(
-            (payload[f] for f in ("depositId", "payoutId", "refundId") if payload.get(f)), None
+            (payload[f] for f in _ID_FIELDS if payload.get(f)), None
         )
         code, _ = _failure(payload)
         return CallbackHint(
@@ -328,7 +330,7 @@ class ZamtelAdapter(ProviderAdapter):
     def callback_reference(cls, body: bytes) -> uuid.UUID | None:
         try:
             payload = cls._callback_payload(body)
-            ident = next(payload[f] for f in ("depositId", "payoutId", "refundId") if f in payload)
+            ident = next(payload[f] for f in _ID_FIELDS if f in payload)
             return uuid.UUID(str(ident))
         except (PermanentError, StopIteration, ValueError):
             return None
