@@ -315,9 +315,7 @@ class ZamtelAdapter(ProviderAdapter):
     def parse_callback(self, body: bytes) -> CallbackHint:
         payload = self._callback_payload(body)
         result = self.result_of(payload)
-        ident = next(
-            (payload[f] for f in _ID_FIELDS if payload.get(f)), None
-        )
+        ident = next((payload[f] for f in _ID_FIELDS if payload.get(f)), None)
         code, _ = _failure(payload)
         return CallbackHint(
             claimed_outcome=result.outcome,
