@@ -334,3 +334,22 @@ def test_a_callback_signed_with_another_secret_is_401_through_the_view(
     assert attempt.status_code == 401
     [stored] = InboundCallback.objects.filter(payment=payment)
     assert stored.outcome == CallbackOutcome.BAD_SIGNATURE
+
+
+def test_fault_injection_answers_503_before_anything_is_stored(adapter, settings) -> None:
+    settings.ZAMTEL_SIMULATOR_FAILURE_RATE = 1.0
+
+    with pytest.raises(RetryableError) as raised:
+        adapter.request_payment(_instruction("260951234567"))
+
+    assert [call.status_code for call in raised.value.calls] == [503, 503, 503]
+    assert not ZamtelTransaction.objects.exists()
+
+
+def test_injected_latency_delays_every_answer(adapter, settings) -> None:
+    settings.ZAMTEL_SIMULATOR_LATENCY_MS = 300
+    started = time.monotonic()
+
+    adapter.balance()
+
+    assert time.monotonic() - started >= 0.3
