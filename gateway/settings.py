@@ -430,6 +430,25 @@ AIRTEL: dict[str, dict[str, str]] = operator_settings.per_mode(
 _AIRTEL_TUNING = operator_settings.tuning(env, "AIRTEL", {**_TUNING, "READ_TIMEOUT_PAYMENT": 30.0})
 globals().update(_AIRTEL_TUNING)
 
+# Zamtel Kwacha, one set of credentials per mode, on an ASSUMED contract (README, "Zamtel"):
+# no first-hand Zamtel API documentation exists. Test mode talks to the built-in simulator.
+ZAMTEL: dict[str, dict[str, str]] = operator_settings.per_mode(
+    env,
+    "ZAMTEL",
+    {
+        "BASE_URL": {"test": f"{PUBLIC_BASE_URL}/sandbox/zamtel"},
+        # The static bearer token issued for the account.
+        "API_TOKEN": {"test": _derived("zamtel-api-token")},
+        # The shared secret that signs callbacks (RFC 9421); empty: callbacks are not checked.
+        "CALLBACK_SECRET": {"test": _derived("zamtel-callback-secret")},
+        # The operator's code in requests (pawaPay's name for Zamtel Zambia).
+        "PROVIDER_CODE": dict.fromkeys(operator_settings.MODES, "ZAMTEL_ZMB"),
+        "CURRENCY": dict.fromkeys(operator_settings.MODES, "ZMW"),
+    },
+)
+_ZAMTEL_TUNING = operator_settings.tuning(env, "ZAMTEL", _TUNING)
+globals().update(_ZAMTEL_TUNING)
+
 # --- Merchant webhooks (webhooks/outbound) ------------------------------------------------
 # Development and tests only: accept http:// and loopback receivers (127.0.0.1, ::1,
 # localhost), so that a local receiver can get webhooks. Refused in production.
@@ -527,6 +546,24 @@ AIRTEL_SIMULATOR_SLOW_SECONDS: float = env.float(
 )
 AIRTEL_SIMULATOR_LATENCY_MS: int = env.int("AIRTEL_SIMULATOR_LATENCY_MS", default=0)
 AIRTEL_SIMULATOR_FAILURE_RATE: float = env.float("AIRTEL_SIMULATOR_FAILURE_RATE", default=0.0)
+# --- The Zamtel simulator (providers/sandbox/zamtel), served under /sandbox/zamtel/ ------
+ZAMTEL_SIMULATOR_ENABLED: bool = env.bool("ZAMTEL_SIMULATOR_ENABLED", default=not PRODUCTION)
+# Bearer tokens the simulator accepts (like tokens issued to an account).
+ZAMTEL_SIMULATOR_TOKENS: list[str] = env.list(
+    "ZAMTEL_SIMULATOR_TOKENS", default=[ZAMTEL["test"]["API_TOKEN"]]
+)
+# The secret it signs callbacks with; empty: unsigned callbacks.
+ZAMTEL_SIMULATOR_CALLBACK_SECRET: str = env.str(
+    "ZAMTEL_SIMULATOR_CALLBACK_SECRET", default=ZAMTEL["test"]["CALLBACK_SECRET"]
+)
+ZAMTEL_SIMULATOR_CALLBACK_DELAY_SECONDS: float = env.float(
+    "ZAMTEL_SIMULATOR_CALLBACK_DELAY_SECONDS", default=2.0
+)
+ZAMTEL_SIMULATOR_SLOW_SECONDS: float = env.float(
+    "ZAMTEL_SIMULATOR_SLOW_SECONDS", default=_ZAMTEL_TUNING["ZAMTEL_READ_TIMEOUT_PAYMENT"] + 5
+)
+ZAMTEL_SIMULATOR_LATENCY_MS: int = env.int("ZAMTEL_SIMULATOR_LATENCY_MS", default=0)
+ZAMTEL_SIMULATOR_FAILURE_RATE: float = env.float("ZAMTEL_SIMULATOR_FAILURE_RATE", default=0.0)
 # END simulator settings
 
 # --- Logging ----------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ urlpatterns = [
 ]
 
 # Every operator's simulator, mounted alike: /sandbox/<operator>/ when enabled.
-for _operator in ("mtn", "airtel"):
+for _operator in ("mtn", "airtel", "zamtel"):
     if getattr(settings, f"{_operator.upper()}_SIMULATOR_ENABLED"):
         urlpatterns.append(
             path(f"sandbox/{_operator}/", include(f"providers.sandbox.{_operator}.urls"))

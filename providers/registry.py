@@ -8,6 +8,7 @@ from providers import breakers, routing
 from providers.airtel.adapter import AirtelAdapter
 from providers.base import Capabilities, ConfigurationError, Provider, ProviderAdapter
 from providers.mtn.adapter import MtnAdapter
+from providers.zamtel.adapter import ZamtelAdapter
 from tenants.models import Mode
 
 _ADAPTERS: dict[tuple[Provider, Mode], ProviderAdapter] = {}
@@ -15,6 +16,7 @@ _LOCK = threading.Lock()
 _FACTORIES: dict[Provider, type[ProviderAdapter]] = {
     Provider.MTN: MtnAdapter,
     Provider.AIRTEL: AirtelAdapter,
+    Provider.ZAMTEL: ZamtelAdapter,
 }
 
 

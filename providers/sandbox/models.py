@@ -166,6 +166,11 @@ from providers.sandbox.airtel.models import (  # noqa: E402
     AirtelRejectedAttempt,
     AirtelTransaction,
 )
+from providers.sandbox.zamtel.models import (  # noqa: E402
+    ZamtelCallbackAttempt,
+    ZamtelRejectedAttempt,
+    ZamtelTransaction,
+)
 
 __all__ = [
     "AirtelAccessToken",
@@ -173,4 +178,7 @@ __all__ = [
     "AirtelKeyPair",
     "AirtelRejectedAttempt",
     "AirtelTransaction",
+    "ZamtelCallbackAttempt",
+    "ZamtelRejectedAttempt",
+    "ZamtelTransaction",
 ]

@@ -5,5 +5,5 @@ from django.urls import include, path
 
 urlpatterns = [
     path(f"sandbox/{operator}/", include(f"providers.sandbox.{operator}.urls"))
-    for operator in ("mtn", "airtel")
+    for operator in ("mtn", "airtel", "zamtel")
 ]

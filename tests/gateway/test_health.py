@@ -55,7 +55,7 @@ def test_ready_is_200_with_a_live_worker() -> None:
     assert body["status"] == "ok"
     assert body["jobs"] == {"status": "ok", "workers": 1}
     assert body["providers"] == {
-        provider: {"test": "closed", "live": "closed"} for provider in ("mtn", "airtel")
+        provider: {"test": "closed", "live": "closed"} for provider in ("mtn", "airtel", "zamtel")
     }
     assert body["uptime"] >= 0
 

@@ -90,7 +90,7 @@ def test_provider_that_disagrees_with_the_number_is_400(api) -> None:
 
 
 def test_operator_without_an_adapter_is_400(api) -> None:
-    response = api.post("/api/v1/payments", {**BODY, "msisdn": "0951234567"}, format="json")
+    response = api.post("/api/v1/payments", {**BODY, "msisdn": "0981234567"}, format="json")
 
     assert_problem(response, 400, "unsupported_operator")
 
@@ -170,7 +170,7 @@ def test_another_tenants_or_modes_payment_is_404(client_for, test_key) -> None:
 
 
 def test_account_lookup_for_an_operator_without_adapter_is_400(api) -> None:
-    assert_problem(api.get("/api/v1/accounts/0951234567"), 400, "unsupported_operator")
+    assert_problem(api.get("/api/v1/accounts/0981234567"), 400, "unsupported_operator")
 
 
 def test_account_lookup_when_the_operator_is_down_is_503_retryable(api, settings) -> None:

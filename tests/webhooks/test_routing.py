@@ -63,6 +63,10 @@ def test_the_mtn_secret_is_checked_by_mtns_adapter_only(settings) -> None:
         **settings.AIRTEL,
         "test": {**settings.AIRTEL["test"], "CALLBACK_HASH_KEY": ""},
     }
+    settings.ZAMTEL = {
+        **settings.ZAMTEL,
+        "test": {**settings.ZAMTEL["test"], "CALLBACK_SECRET": ""},
+    }
     adapter = registry.get_adapter("mtn", "test")
 
     assert adapter.verify_callback({}, CLAIM) is False

@@ -11,9 +11,10 @@ from django.core.management.base import BaseCommand, CommandParser
 
 class Command(BaseCommand):
     help = (
-        "Serve only the MTN simulator (http://HOST:PORT/sandbox/mtn) with gunicorn, e.g. as "
-        "the operator of a load test. Its state is in the database, so it can run beside the "
-        "gateway; callbacks are sent by the usual `manage.py procrastinate worker`."
+        "Serve only the operator simulators (http://HOST:PORT/sandbox/mtn, /sandbox/airtel, "
+        "/sandbox/zamtel) with gunicorn, e.g. as the operators of a load test. Their state is "
+        "in the database, so they can run beside the gateway; callbacks are sent by the usual "
+        "`manage.py procrastinate worker`."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
