@@ -10,7 +10,7 @@ CURL_HOST := $(if $(filter 0.0.0.0 ::,$(HOST)),127.0.0.1,$(HOST))
 # starting the embedded server.
 MYPY_ENV := DATABASE_URL=postgres://mypy@127.0.0.1:9/mypy
 
-.PHONY: run test lint check-migrations ci clean-var
+.PHONY: run test lint check-migrations ci clean-var bench
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,12 @@ check-migrations: $(VENV)/.dev
 	$(PY) manage.py makemigrations --check --dry-run
 
 ci: lint check-migrations test
+
+# HTTP throughput against the bare baseline, and settlement end to end (bench/README.md).
+# Minutes long and noisy: never part of `ci`. wrk is a Debian package, installed if missing.
+bench: $(VENV)/.dev
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(PY) bench/throughput.py $(BENCH_ARGS)
 
 # Stops the embedded PostgreSQL and deletes all local data (var/).
 clean-var:
