@@ -15,7 +15,6 @@ import cProfile
 import io
 import os
 import pstats
-import sys
 import time
 from pathlib import Path
 
@@ -122,4 +121,4 @@ def _body(external_id: str) -> dict[str, str]:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -293,13 +293,14 @@ def create_payments(
     from urllib.parse import urlsplit
 
     address = urlsplit(base_url)
+    host = address.hostname or "127.0.0.1"
     numbers = iter(range(count))
 
     def work() -> None:
         for index in numbers:  # shared: each number is taken by one thread
             key = f"{prefix}-{index}"
             body = json.dumps({"amount": "15.00", "msisdn": "260961234567", "external_id": key})
-            connection = http.client.HTTPConnection(address.hostname, address.port, timeout=60)
+            connection = http.client.HTTPConnection(host, address.port, timeout=60)
             connection.request(
                 "POST",
                 "/api/v1/payments",
