@@ -28,7 +28,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q, QuerySet, Subquery
+from django.db.models import Q, QuerySet
 from django.http import HttpResponse
 from django.utils import timezone
 
@@ -92,27 +92,26 @@ def replay(
     Raises `IdempotencyKeyMismatch`. Needs no transaction: a completed key changes only once
     its TTL has passed, and then it is not answered from here.
     """
-    found = IdempotencyKey.objects.filter(
-        tenant_id=caller.api_key.tenant_id,
-        mode=caller.mode,
-        key=key,
-        state=IdempotencyState.COMPLETED,
-        expires_at__gt=timezone.now(),
-    ).only(
-        "key",
-        "method",
-        "path",
-        "fingerprint",
-        "response_status",
-        "response_headers",
-        "response_body",
-    )[:1]  # the unique index's row; no ORDER BY
-    record = next(iter(found), None)
-    if record is None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _REPLAY_SQL,
+            [
+                caller.api_key.tenant_id,
+                caller.mode,
+                key,
+                IdempotencyState.COMPLETED,
+                timezone.now(),
+            ],
+        )
+        row = cursor.fetchone()
+    if row is None:
         return None
-    if (record.method, record.path, record.fingerprint) != (method, path, digest):
-        raise _mismatch(record)
-    return _replay(record)
+    first_method, first_path, first_digest, status, headers, body = row
+    if (first_method, first_path, first_digest) != (method, path, digest):
+        raise _mismatch(key=key, method=first_method, path=first_path)
+    return _replay_response(
+        status, json.loads(headers) if isinstance(headers, str) else headers, body
+    )
 
 
 def claim(*, caller: ApiCaller, key: str, method: str, path: str, digest: str) -> Claim:
@@ -159,6 +158,22 @@ RETURNING id
 """  # noqa: S608  # the model's own table name, no input
 
 
+# The hot statements are written out: constant text, so the ORM compiles nothing per request.
+_REPLAY_SQL = f"""
+SELECT method, path, fingerprint, response_status, response_headers, response_body
+FROM {IdempotencyKey._meta.db_table}
+WHERE tenant_id = %s AND mode = %s AND key = %s AND state = %s AND expires_at > %s
+"""  # noqa: S608  # the model's own table name, no input
+_COMPLETE_SQL = f"""
+UPDATE {IdempotencyKey._meta.db_table}
+SET state = %s, locked_at = NULL, response_status = %s, response_headers = %s::jsonb,
+    response_body = %s,
+    payment_id = (SELECT id FROM {Payment._meta.db_table}
+                  WHERE tenant_id = %s AND mode = %s AND public_id = %s)
+WHERE id = %s
+"""  # noqa: S608  # the models' own table names, no input
+
+
 def _insert(**fields: Any) -> IdempotencyKey | None:
     """The new key, or None if (tenant, mode, key) exists and its request has ended.
 
@@ -193,10 +208,9 @@ def _insert(**fields: Any) -> IdempotencyKey | None:
     return record
 
 
-def _mismatch(record: IdempotencyKey) -> errors.IdempotencyKeyMismatch:
+def _mismatch(*, key: str, method: str, path: str) -> errors.IdempotencyKeyMismatch:
     return errors.IdempotencyKeyMismatch(
-        f"Idempotency-Key {record.key!r} was first used for {record.method} {record.path} "
-        "with a different body."
+        f"Idempotency-Key {key!r} was first used for {method} {path} with a different body."
     )
 
 
@@ -224,7 +238,7 @@ def _decide(record: IdempotencyKey, *, method: str, path: str, digest: str, now:
         record.save()
         return Claim(record=record)
     if (record.method, record.path, record.fingerprint) != (method, path, digest):
-        raise _mismatch(record)
+        raise _mismatch(key=record.key, method=record.method, path=record.path)
     if record.state == IdempotencyState.COMPLETED:
         return Claim(replay=_replay(record))
     if held:
@@ -247,17 +261,22 @@ def complete(*, record: IdempotencyKey, response: HttpResponse) -> bool:
     caller then rolls the transaction back, claim included)."""
     if response.status_code >= 500 or response.status_code in _NOT_STORED:
         return False
+    headers = {name: response[name] for name in _REPLAYED_HEADERS if response.has_header(name)}
     # One UPDATE of the columns that change; the payment is found by a subquery, not read.
-    IdempotencyKey.objects.filter(pk=record.pk).update(
-        state=IdempotencyState.COMPLETED,
-        locked_at=None,
-        response_status=response.status_code,
-        response_headers={
-            name: response[name] for name in _REPLAYED_HEADERS if response.has_header(name)
-        },
-        response_body=bytes(response.content),
-        payment=_payment_in(response, record),
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _COMPLETE_SQL,
+            [
+                IdempotencyState.COMPLETED,
+                response.status_code,
+                json.dumps(headers),
+                bytes(response.content),
+                record.tenant_id,
+                record.mode,
+                _payment_id_in(response),
+                record.pk,
+            ],
+        )
     return True
 
 
@@ -291,23 +310,26 @@ def _delete_in_batches(keys: QuerySet[IdempotencyKey], batch_size: int) -> int:
 
 
 def _replay(record: IdempotencyKey) -> HttpResponse:
-    response = HttpResponse(bytes(record.response_body or b""), status=record.response_status)
-    for name, value in record.response_headers.items():
+    return _replay_response(record.response_status, record.response_headers, record.response_body)
+
+
+def _replay_response(
+    status: int | None, headers: dict[str, str], body: bytes | memoryview | None
+) -> HttpResponse:
+    response = HttpResponse(bytes(body or b""), status=status)
+    for name, value in headers.items():
         response[name] = value
     response["Idempotent-Replayed"] = "true"
     return response
 
 
-def _payment_in(response: HttpResponse, record: IdempotencyKey) -> Subquery | None:
-    """The payment a stored response is about, so ops can go from a key to its payment."""
+def _payment_id_in(response: HttpResponse) -> str | None:
+    """The public id of the payment a stored response is about (ops go from a key to it)."""
     try:
         body = json.loads(response.content)
     except ValueError:
         return None
     if not isinstance(body, dict) or body.get("object") != "payment":
         return None
-    return Subquery(
-        Payment.objects.filter(
-            tenant_id=record.tenant_id, mode=record.mode, public_id=body.get("id")
-        ).values("pk")[:1]
-    )
+    public_id = body.get("id")
+    return public_id if isinstance(public_id, str) else None

@@ -257,7 +257,7 @@ def test_a_crash_while_storing_the_response_leaves_no_key_behind(api, monkeypatc
     def crash(*args, **kwargs):
         raise RuntimeError("crash while storing the response")
 
-    monkeypatch.setattr(idempotency, "_payment_in", crash)
+    monkeypatch.setattr(idempotency, "_payment_id_in", crash)
     api.raise_request_exception = False
 
     assert_problem(post(api), 500, "internal_error")
