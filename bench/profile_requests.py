@@ -93,6 +93,12 @@ def main() -> None:
         print(f"{args.case}: {status}, {len(queries.captured_queries)} SQL statements:")
         for query in queries.captured_queries:
             print("   ", query["sql"][:150].replace("\n", " "))
+        started = time.perf_counter()
+        for _ in range(args.requests):
+            one()
+        elapsed = time.perf_counter() - started
+        each = elapsed / args.requests * 1000
+        print(f"\n{args.requests} requests, {each:.2f} ms each (not profiled)")
         profiler = cProfile.Profile()
         started = time.perf_counter()
         profiler.enable()
@@ -103,12 +109,62 @@ def main() -> None:
         print(
             f"\n{args.requests} requests, {elapsed / args.requests * 1000:.2f} ms each (profiled)"
         )
+        stats = pstats.Stats(profiler)
+        print("\nShare of the profiled time, by layer (cumulative, so layers nest):")
+        for label, share in _layers(stats).items():
+            print(f"  {share:6.1%}  {label}")
         out = io.StringIO()
-        pstats.Stats(profiler, stream=out).sort_stats(args.sort).print_stats(args.top)
+        stats.stream = out  # type: ignore[attr-defined]  # pstats writes to its stream
+        stats.sort_stats(args.sort).print_stats(args.top)
         print(out.getvalue())
         connections.close_all()
     finally:
         throughput.drop_database(admin)
+
+
+# (label, file suffix, function): the layers a request goes through, outermost first.
+_LAYERS = [
+    ("whole request (test client included)", "profile_requests.py", "one"),
+    ("Django handler and middleware", "django/core/handlers/base.py", "get_response"),
+    ("rate limit: API key lookup", "tenants/selectors.py", "get_api_key_for_secret"),
+    ("rate limit: counter", "gateway/ratelimit.py", "hit"),
+    ("idempotency middleware", "payments/middleware.py", "__call__"),
+    ("idempotency: fingerprint", "payments/idempotency.py", "fingerprint"),
+    ("idempotency: replay look-up", "payments/idempotency.py", "replay"),
+    ("idempotency: claim", "payments/idempotency.py", "claim"),
+    ("idempotency: store the answer", "payments/idempotency.py", "complete"),
+    ("the view (DRF dispatch)", "rest_framework/views.py", "dispatch"),
+    ("input serializer", "rest_framework/serializers.py", "is_valid"),
+    ("create_payment", "payments/services.py", "create_payment"),
+    ("  fee (ledger)", "payments/ledger/services.py", "fee_for"),
+    ("  full_clean", "django/db/models/base.py", "full_clean"),
+    ("  INSERT payment (ORM save)", "django/db/models/base.py", "save"),
+    ("  audit row", "audit/services.py", "record"),
+    ("  submission job (Procrastinate)", "payments/services.py", "_defer"),
+    ("get_payment", "payments/selectors.py", "get_payment"),
+    ("list_payments page", "rest_framework/pagination.py", "paginate_queryset"),
+    ("output serializer", "rest_framework/serializers.py", "data"),
+    ("COMMIT", "django/db/backends/base/base.py", "commit"),
+    ("all SQL through the cursor", "django/db/backends/utils.py", "_execute"),
+    ("  of which waiting for PostgreSQL", "psycopg/connection.py", "wait"),
+    ("ORM query compilation", "django/db/models/sql/compiler.py", "as_sql"),
+    ("logging", "logging/__init__.py", "handle"),
+]
+
+
+def _layers(stats: pstats.Stats) -> dict[str, float]:
+    entries = stats.stats  # type: ignore[attr-defined]  # {(file, line, function): (...)}
+    total = max(cumulative for (_, _, _, cumulative, _) in entries.values())
+    shares: dict[str, float] = {}
+    for label, suffix, function in _LAYERS:
+        found = [
+            cumulative
+            for (path, _, name), (_, _, _, cumulative, _) in entries.items()
+            if path.endswith(suffix) and name == function
+        ]
+        if found:
+            shares[label] = max(found) / total
+    return shares
 
 
 def _body(external_id: str) -> dict[str, str]:
