@@ -3,7 +3,7 @@
 Every request under /api/ is counted (operator callbacks excepted: they are the operators',
 not a tenant's, and have their own limits), before the idempotency middleware opens the
 request's transaction, so the counter's statement runs on its own and locks nothing for the
-rest of the request. Reads (GET, HEAD) spend `RATE_LIMIT_READ`, anything else
+rest of the request. Reads (GET, HEAD, OPTIONS) spend `RATE_LIMIT_READ`, anything else
 `RATE_LIMIT_WRITE`, per tenant whichever of its keys is used, or per client address without a
 valid key (sign-up, the schema, a wrong key; its view still answers 401). Every answer carries
 the RateLimit-Policy and RateLimit headers; a request past its budget is answered 429
