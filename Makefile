@@ -10,7 +10,7 @@ CURL_HOST := $(if $(filter 0.0.0.0 ::,$(HOST)),127.0.0.1,$(HOST))
 # starting the embedded server.
 MYPY_ENV := DATABASE_URL=postgres://mypy@127.0.0.1:9/mypy
 
-.PHONY: run test stop lint check-migrations ci clean-var
+.PHONY: run test stop lint check-migrations ci clean-var bench
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,12 @@ stop:
 	@if [ -f "$(VAR_DIR)/pgdata/postmaster.pid" ]; then \
 	  $(PY) -c "from gateway import embedded_db; embedded_db.stop('$(VAR_DIR)')" \
 	  && echo "stopped the embedded PostgreSQL ($(VAR_DIR)/pgdata kept)"; fi
+
+# HTTP throughput against the bare baseline, and settlement end to end (bench/README.md).
+# Minutes long and noisy: never part of `ci`. wrk is a Debian package, installed if missing.
+bench: $(VENV)/.dev
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(PY) bench/throughput.py $(BENCH_ARGS)
 
 # Stops the embedded PostgreSQL and deletes all local data (var/).
 clean-var:

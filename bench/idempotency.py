@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gateway.settings")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
-os.environ.setdefault("RATE_LIMIT", "1000000/h")
+os.environ.setdefault("RATE_LIMIT_WRITE", "1000000/h")
 BENCH_DB = "gateway_bench"
 
 

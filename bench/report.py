@@ -17,3 +17,13 @@ def print_table(timings: dict[str, list[float]], *, baseline: str) -> None:
     for name, samples in timings.items():
         median = statistics.median(samples)
         print(f"{name:<10} {median:>10.3f} {percentile(samples, 0.99):>8.3f} {median / base:>9.2f}")
+
+
+def markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    """A GitHub-flavoured markdown table, numbers right-aligned."""
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|",
+    ]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return lines

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from django.db import transaction
+from typing import TypeVar
+
+from django.db import models, transaction
+
+_Row = TypeVar("_Row", bound=models.Model)
 
 
 def ensure_outside_transaction() -> None:
@@ -13,3 +17,12 @@ def ensure_outside_transaction() -> None:
     """
     with transaction.atomic(durable=True):
         pass
+
+
+def unique_or_none(rows: models.QuerySet[_Row]) -> _Row | None:
+    """The one row a lookup by a unique key finds, or None.
+
+    Unlike `.first()`, without an ORDER BY: sorting at most one row is useless to PostgreSQL,
+    and compiling the model's default ordering is a good part of the ORM's cost of a query.
+    """
+    return next(iter(rows.order_by()[:1]), None)

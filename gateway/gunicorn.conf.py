@@ -39,6 +39,8 @@ if _json_logs:
         "root": {"level": "INFO", "handlers": ["stdout"]},
         "loggers": {
             "gunicorn.error": {"handlers": ["stdout"], "level": "INFO", "propagate": False},
-            "gunicorn.access": {"handlers": ["stdout"], "level": "INFO", "propagate": False},
+            # Any logconfig_dict turns gunicorn's access log on; ours (one line per request,
+            # with its request id) is the access log, so gunicorn's is kept quiet.
+            "gunicorn.access": {"handlers": ["stdout"], "level": "WARNING", "propagate": False},
         },
     }

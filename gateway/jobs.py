@@ -6,7 +6,7 @@ from django.conf import settings
 from procrastinate import JobContext
 from procrastinate.contrib.django import app
 
-from gateway import services
+from gateway import ratelimit, services
 
 
 @app.periodic(cron=f"*/{settings.JOB_RECOVERY_INTERVAL_SECONDS} * * * * *")  # 6th column: s
@@ -21,6 +21,12 @@ async def recover_stalled_jobs(context: JobContext, timestamp: int) -> None:
 @app.task(queue="maintenance", name="gateway.purge_expired_cache_entries")
 def purge_expired_cache_entries(timestamp: int) -> None:
     services.purge_expired_cache_entries()
+
+
+@app.periodic(cron="*/15 * * * *")
+@app.task(queue="maintenance", name="gateway.purge_expired_rate_counters")
+def purge_expired_rate_counters(timestamp: int) -> None:
+    ratelimit.purge_expired()
 
 
 @app.periodic(cron="30 * * * *")

@@ -1,4 +1,5 @@
-"""Cross-cutting request handling: request ids, access logs, body size limit, URL characters."""
+"""Cross-cutting request handling: request ids, access logs, body size limit, URL characters,
+and browser machinery (sessions, CSRF, messages) kept off the API."""
 
 from __future__ import annotations
 
@@ -6,10 +7,15 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.contrib.auth.middleware import AuthenticationMiddleware
+from django.contrib.messages.middleware import MessageMiddleware
+from django.contrib.sessions.middleware import SessionMiddleware
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseForbidden
+from django.middleware.csrf import CsrfViewMiddleware
 
 from gateway import context, errors, jsonbody
 
@@ -95,3 +101,52 @@ def _unstorable_in_url(request: HttpRequest) -> str | None:
             if problem := jsonbody.unstorable(text):
                 return f"The query string contains {problem}."
     return None
+
+
+# --- browser machinery, for browser pages only ---------------------------------------------
+
+API_PREFIX = "/api/v1/"
+
+
+_Answer = HttpResponseBase | Awaitable[HttpResponseBase]  # MiddlewareMixin.__call__'s
+
+
+def _api(request: HttpRequest) -> bool:
+    return request.path.startswith(API_PREFIX)
+
+
+# Django's session, auth, messages and CSRF middleware, skipped for the API: API requests
+# carry an API key, never a session cookie or a CSRF token (DRF's views are CSRF-exempt), and
+# have no messages to show, so each would only cost time. The admin keeps all of them.
+# Subclasses, so that Django's admin checks still find them.
+
+
+class WebSessionMiddleware(SessionMiddleware):
+    def __call__(self, request: HttpRequest) -> _Answer:
+        return self.get_response(request) if _api(request) else super().__call__(request)
+
+
+class WebAuthenticationMiddleware(AuthenticationMiddleware):
+    def __call__(self, request: HttpRequest) -> _Answer:
+        return self.get_response(request) if _api(request) else super().__call__(request)
+
+
+class WebMessageMiddleware(MessageMiddleware):
+    def __call__(self, request: HttpRequest) -> _Answer:
+        return self.get_response(request) if _api(request) else super().__call__(request)
+
+
+class WebCsrfViewMiddleware(CsrfViewMiddleware):
+    def __call__(self, request: HttpRequest) -> _Answer:
+        return self.get_response(request) if _api(request) else super().__call__(request)
+
+    def process_view(
+        self,
+        request: HttpRequest,
+        callback: Callable[..., Any],
+        callback_args: tuple[Any, ...],
+        callback_kwargs: dict[str, Any],
+    ) -> HttpResponseForbidden | None:
+        if _api(request):
+            return None
+        return super().process_view(request, callback, callback_args, callback_kwargs)

@@ -1,4 +1,5 @@
-"""Schema additions every API operation shares: problem+json errors and Idempotency-Key."""
+"""Schema additions every API operation shares: problem+json errors, Idempotency-Key and
+the RateLimit headers."""
 
 from __future__ import annotations
 
@@ -46,6 +47,19 @@ _DESCRIPTIONS = {
     "422": "Idempotency-Key reused with a different request",
     "429": "Rate limit exceeded (see Retry-After)",
 }
+# On every /api/ answer (tenants.middleware): the budget counted, and what is left of it.
+_RATE_LIMIT_HEADERS = {
+    "RateLimit-Policy": {
+        "description": 'The budget this request counts against: `"read";q=600;w=60` (IETF '
+        "draft-ietf-httpapi-ratelimit-headers).",
+        "schema": {"type": "string"},
+    },
+    "RateLimit": {
+        "description": 'What is left of it: `"read";r=599;t=60`, requests left and seconds '
+        "until the window ends.",
+        "schema": {"type": "string"},
+    },
+}
 
 
 def add_problems_and_idempotency(
@@ -70,4 +84,6 @@ def add_problems_and_idempotency(
             responses = operation.setdefault("responses", {})
             for code in sorted(codes):
                 responses.setdefault(code, {"description": _DESCRIPTIONS[code], "content": problem})
+            for response in responses.values():
+                response.setdefault("headers", {}).update(_RATE_LIMIT_HEADERS)
     return result

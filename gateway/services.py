@@ -18,10 +18,11 @@ MAX_STALLED_RETRIES = 5
 
 
 def purge_expired_cache_entries(*, batch_size: int = 1000) -> int:
-    """Delete expired rows of the database cache (rate-limit windows, mostly), in batches.
+    """Delete expired rows of the database cache (breaker states, callback throttles), in
+    batches.
 
     Django's database cache only culls when it grows past MAX_ENTRIES, so without this the
-    table keeps one dead row per tenant per rate-limit window forever.
+    table keeps every dead row forever.
     """
     if not isinstance(caches["default"], DatabaseCache):
         return 0  # Redis expires its own keys

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import uuid
 from pathlib import Path
@@ -104,12 +105,15 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",  # admin and Swagger UI assets from gunicorn
     "corsheaders.middleware.CorsMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Django's session, CSRF, auth and messages middleware, for every path but /api/v1/.
+    "gateway.middleware.WebSessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "gateway.middleware.WebCsrfViewMiddleware",
+    "gateway.middleware.WebAuthenticationMiddleware",
+    "gateway.middleware.WebMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Counts the request on its own, before the idempotency middleware's transaction begins.
+    "tenants.middleware.RateLimitMiddleware",
     "payments.middleware.IdempotencyMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
@@ -158,14 +162,17 @@ _database["OPTIONS"]["application_name"] = env.str("DB_APPLICATION_NAME", defaul
 DATABASES = {"default": _database}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# --- Cache: shared by every process (rate-limit counters live here) ---------------------------
+# --- Cache and rate-limit counters: shared by every process ----------------------------------
 
+# Redis, when set, holds the shared cache (circuit-breaker states, callback throttles) and the
+# rate-limit counters; else both live in PostgreSQL (gateway.ratelimit has its own table).
+REDIS_URL: str = env.str("REDIS_URL", default="")
 CACHE_TABLE = "gateway_cache"
-if env.str("REDIS_URL", default=""):
+if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": env.str("REDIS_URL"),
+            "LOCATION": REDIS_URL,
         }
     }
 else:
@@ -175,10 +182,6 @@ else:
             "LOCATION": CACHE_TABLE,
         }
     }
-# django-ratelimit objects to the database cache because its incr() is not atomic: a few
-# hits can be lost under concurrency, which is acceptable for an approximate per-tenant limit.
-# Set REDIS_URL for an exact one.
-SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]
 
 # --- Security ---------------------------------------------------------------------------------
 
@@ -207,7 +210,13 @@ CORS_ALLOW_HEADERS = [
     "x-request-id",
     "x-tenant-id",
 ]
-CORS_EXPOSE_HEADERS = ["x-request-id", "retry-after", "idempotent-replayed"]
+CORS_EXPOSE_HEADERS = [
+    "x-request-id",
+    "retry-after",
+    "idempotent-replayed",
+    "ratelimit",
+    "ratelimit-policy",
+]
 
 # Requests larger than this are refused with 413 before any view reads them.
 MAX_REQUEST_BODY_BYTES: int = env.int("MAX_REQUEST_BODY_BYTES", default=64 * 1024)
@@ -245,7 +254,6 @@ if not PRODUCTION:
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["tenants.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_THROTTLE_CLASSES": ["tenants.throttling.TenantRateThrottle"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["gateway.jsonbody.JsonBodyParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -274,8 +282,23 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-# Per-tenant request budget on the shared cache, in django-ratelimit's notation.
-RATE_LIMIT: str = env.str("RATE_LIMIT", default="100/m")
+
+def _rate(name: str, value: str) -> str:
+    if not re.fullmatch(r"[1-9][0-9]*/([1-9][0-9]*)?[smhd]", value):
+        raise ImproperlyConfigured(f"{name} must be N/s, N/m, N/h, N/d or N/5m, not {value!r}")
+    return value
+
+
+# Per-tenant budgets (tenants.middleware): reads (GET) and writes (anything else) apart, so
+# polling never spends what creating payments needs. RATE_LIMIT, the single budget of earlier
+# releases, is still read as the default of both, so a deployment that set it keeps its limits.
+_RATE_LIMIT_BEFORE: str = env.str("RATE_LIMIT", default="")
+RATE_LIMIT_READ = _rate(
+    "RATE_LIMIT_READ", env.str("RATE_LIMIT_READ", default=_RATE_LIMIT_BEFORE or "600/m")
+)
+RATE_LIMIT_WRITE = _rate(
+    "RATE_LIMIT_WRITE", env.str("RATE_LIMIT_WRITE", default=_RATE_LIMIT_BEFORE or "100/m")
+)
 ALLOW_SIGNUP: bool = env.bool("ALLOW_SIGNUP", default=not PRODUCTION)
 API_KEY_ROTATION_GRACE_HOURS: int = env.int("API_KEY_ROTATION_GRACE_HOURS", default=24)
 

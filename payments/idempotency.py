@@ -1,12 +1,19 @@
 """Idempotency keys (Stripe's semantics, the IETF Idempotency-Key draft).
 
-A key is claimed with an INSERT under the (tenant, mode, key) unique constraint in its own
-short transaction, so concurrent requests see each other's claim at once. The request's work
-and its stored response then commit in one transaction: after a crash either both exist (a
-retry replays the response) or neither does (a retry runs the request again). A request that
-fails (an exception, a 5xx, 401, 403 or 429) deletes its key on the way out; one whose process
-died keeps it until its lease lapses (a retry takes it over) or its TTL passes (the purge
-deletes it). A key past its TTL is forgotten even before the purge: reusing it is a new request.
+A retry of a finished request is answered from one indexed read of its key (`replay`), with
+no transaction. Otherwise the key is claimed (`claim`) with an INSERT under the (tenant,
+mode, key) unique constraint *inside the request's own transaction*, and the request's work
+and its stored response (`complete`) commit with it: one transaction, one commit. After a
+crash either both exist (a retry replays the response) or neither does (a retry runs the
+request again). A concurrent request with the same key waits on the unique index until the
+first one ends: if it committed, the waiting one replays its answer; if it rolled back (an
+exception, a 5xx, 401, 403 or 429, a crash), its key never existed and the waiting one runs
+as a new request. A request that fails therefore leaves no key behind, and one whose process
+dies is rolled back by PostgreSQL with its connection.
+
+Keys `in_progress` are only those of releases that claimed a key in a transaction of its own:
+held for `IDEMPOTENCY_LEASE_SECONDS` (409 `idempotency_key_in_use`), then taken over. A key
+past its TTL is forgotten even before the purge: reusing it is a new request.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.http import HttpResponse
 from django.utils import timezone
@@ -76,48 +83,135 @@ def fingerprint(body: bytes) -> str:
     return hashlib.sha256(canonical).hexdigest()
 
 
-def claim(*, caller: ApiCaller, key: str, method: str, path: str, body: bytes) -> Claim:
+def replay(
+    *, caller: ApiCaller, key: str, method: str, path: str, digest: str
+) -> HttpResponse | None:
+    """The stored answer of a finished request with this key, from one indexed read; None
+    when the key must be claimed (new, expired, or held by an older release's request).
+
+    Raises `IdempotencyKeyMismatch`. Needs no transaction: a completed key changes only once
+    its TTL has passed, and then it is not answered from here.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _REPLAY_SQL,
+            [
+                caller.api_key.tenant_id,
+                caller.mode,
+                key,
+                IdempotencyState.COMPLETED,
+                timezone.now(),
+            ],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    first_method, first_path, first_digest, status, headers, body = row
+    if (first_method, first_path, first_digest) != (method, path, digest):
+        raise _mismatch(key=key, method=first_method, path=first_path)
+    return _replay_response(
+        status, json.loads(headers) if isinstance(headers, str) else headers, body
+    )
+
+
+def claim(*, caller: ApiCaller, key: str, method: str, path: str, digest: str) -> Claim:
     """Claim the key for this request, or say how to answer instead.
 
-    Raises `InvalidJson` before anything is written, `IdempotencyKeyMismatch` and
-    `IdempotencyKeyInUse`.
+    Call inside the transaction that runs the request and `complete()`s it: the claim
+    commits, or vanishes, with them. Waits while another request holds the same key in its
+    own transaction (until it commits, then replays it, or rolls back, then claims it).
+    Raises `IdempotencyKeyMismatch` and `IdempotencyKeyInUse`.
     """
-    digest = fingerprint(body)
     now = timezone.now()
-    with transaction.atomic(durable=True):
-        for _ in range(_CLAIM_ATTEMPTS):
-            record = _insert(
-                tenant=caller.tenant,
-                mode=caller.mode,
-                key=key,
-                method=method,
-                path=path,
-                fingerprint=digest,
-                locked_at=now,
-                expires_at=now + timedelta(hours=settings.IDEMPOTENCY_TTL_HOURS),
-            )
-            if record is not None:
-                return Claim(record=record)
-            # The key exists: decide from its state, under its row lock.
-            record = (
-                IdempotencyKey.objects.select_for_update()
-                .filter(tenant=caller.tenant, mode=caller.mode, key=key)
-                .first()
-            )
-            if record is not None:
-                return _decide(record, method=method, path=path, digest=digest, now=now)
-            # Deleted between our INSERT and our SELECT (its request failed and released it,
-            # or the purge ran): the key is free, so insert again.
+    for _ in range(_CLAIM_ATTEMPTS):
+        record = _insert(
+            tenant=caller.tenant,
+            mode=caller.mode,
+            key=key,
+            method=method,
+            path=path,
+            fingerprint=digest,
+            locked_at=now,
+            expires_at=now + timedelta(hours=settings.IDEMPOTENCY_TTL_HOURS),
+        )
+        if record is not None:
+            return Claim(record=record)
+        # The key exists, and its request has ended: decide from its state, under its lock.
+        record = (
+            IdempotencyKey.objects.select_for_update()
+            .filter(tenant=caller.tenant, mode=caller.mode, key=key)
+            .first()
+        )
+        if record is not None:
+            return _decide(record, method=method, path=path, digest=digest, now=now)
+        # Deleted between our INSERT and our SELECT (the purge ran): the key is free again.
     raise errors.IdempotencyKeyInUse("Retry after 1 s.", headers={"Retry-After": "1"})
 
 
+_INSERT_SQL = f"""
+INSERT INTO {IdempotencyKey._meta.db_table}
+    (tenant_id, mode, key, method, path, fingerprint, state, locked_at, response_headers,
+     created_at, expires_at)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, '{{}}'::jsonb, %s, %s)
+ON CONFLICT ON CONSTRAINT idempotency_key_uniq_per_tenant_mode DO NOTHING
+RETURNING id
+"""  # noqa: S608  # the model's own table name, no input
+
+
+# The hot statements are written out: constant text, so the ORM compiles nothing per request.
+_REPLAY_SQL = f"""
+SELECT method, path, fingerprint, response_status, response_headers, response_body
+FROM {IdempotencyKey._meta.db_table}
+WHERE tenant_id = %s AND mode = %s AND key = %s AND state = %s AND expires_at > %s
+"""  # noqa: S608  # the model's own table name, no input
+_COMPLETE_SQL = f"""
+UPDATE {IdempotencyKey._meta.db_table}
+SET state = %s, locked_at = NULL, response_status = %s, response_headers = %s::jsonb,
+    response_body = %s,
+    payment_id = (SELECT id FROM {Payment._meta.db_table}
+                  WHERE tenant_id = %s AND mode = %s AND public_id = %s)
+WHERE id = %s
+"""  # noqa: S608  # the models' own table names, no input
+
+
 def _insert(**fields: Any) -> IdempotencyKey | None:
-    """The new key, or None if (tenant, mode, key) exists (its claim has committed)."""
-    try:
-        with transaction.atomic():
-            return IdempotencyKey.objects.create(**fields)
-    except IntegrityError:
+    """The new key, or None if (tenant, mode, key) exists and its request has ended.
+
+    ON CONFLICT DO NOTHING instead of catching an IntegrityError: no savepoint, and while
+    another transaction holds an uncommitted row for the same key, PostgreSQL makes this
+    statement wait for that transaction to end, then decides.
+    """
+    record = IdempotencyKey(
+        state=IdempotencyState.IN_PROGRESS, created_at=fields["locked_at"], **fields
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _INSERT_SQL,
+            [
+                record.tenant_id,
+                record.mode,
+                record.key,
+                record.method,
+                record.path,
+                record.fingerprint,
+                record.state,
+                record.locked_at,
+                record.created_at,
+                record.expires_at,
+            ],
+        )
+        row = cursor.fetchone()
+    if row is None:
         return None
+    record.pk = row[0]
+    record._state.adding = False
+    return record
+
+
+def _mismatch(*, key: str, method: str, path: str) -> errors.IdempotencyKeyMismatch:
+    return errors.IdempotencyKeyMismatch(
+        f"Idempotency-Key {key!r} was first used for {method} {path} with a different body."
+    )
 
 
 def _decide(record: IdempotencyKey, *, method: str, path: str, digest: str, now: datetime) -> Claim:
@@ -144,10 +238,7 @@ def _decide(record: IdempotencyKey, *, method: str, path: str, digest: str, now:
         record.save()
         return Claim(record=record)
     if (record.method, record.path, record.fingerprint) != (method, path, digest):
-        raise errors.IdempotencyKeyMismatch(
-            f"Idempotency-Key {record.key!r} was first used for {record.method} {record.path} "
-            "with a different body."
-        )
+        raise _mismatch(key=record.key, method=record.method, path=record.path)
     if record.state == IdempotencyState.COMPLETED:
         return Claim(replay=_replay(record))
     if held:
@@ -156,8 +247,9 @@ def _decide(record: IdempotencyKey, *, method: str, path: str, digest: str, now:
         raise errors.IdempotencyKeyInUse(
             f"Retry after {retry_after} s.", headers={"Retry-After": str(retry_after)}
         )
-    # The first attempt died without finishing or releasing: take the key over. Its work never
-    # committed (it would have committed with the response), so running again is safe.
+    # An older release's request died without finishing or releasing: take the key over. Its
+    # work never committed (it would have committed with the response), so running again is
+    # safe. If this request fails too, the takeover rolls back with it: the key stays free.
     logger.warning("idempotency key taken over", extra={"key_id": record.pk})
     record.locked_at = now
     record.save(update_fields=["locked_at"])
@@ -165,43 +257,27 @@ def _decide(record: IdempotencyKey, *, method: str, path: str, digest: str, now:
 
 
 def complete(*, record: IdempotencyKey, response: HttpResponse) -> bool:
-    """Store the response, inside the request's transaction. False if it is not stored."""
+    """Store the response, inside the request's transaction. False if it is not stored (the
+    caller then rolls the transaction back, claim included)."""
     if response.status_code >= 500 or response.status_code in _NOT_STORED:
         return False
-    payment = _payment_in(response, record)
-    held_since = record.locked_at
-    record.state = IdempotencyState.COMPLETED
-    record.locked_at = None
-    record.response_status = response.status_code
-    record.response_headers = {
-        name: response[name] for name in _REPLAYED_HEADERS if response.has_header(name)
-    }
-    record.response_body = bytes(response.content)
-    record.payment = payment
-    try:
-        record.save()
-    except BaseException:
-        # Not stored, so the row is still this request's claim: release() must find it.
-        record.state, record.locked_at = IdempotencyState.IN_PROGRESS, held_since
-        raise
+    headers = {name: response[name] for name in _REPLAYED_HEADERS if response.has_header(name)}
+    # One UPDATE of the columns that change; the payment is found by a subquery, not read.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _COMPLETE_SQL,
+            [
+                IdempotencyState.COMPLETED,
+                response.status_code,
+                json.dumps(headers),
+                bytes(response.content),
+                record.tenant_id,
+                record.mode,
+                _payment_id_in(response),
+                record.pk,
+            ],
+        )
     return True
-
-
-def release(*, record: IdempotencyKey) -> None:
-    """After a failure, delete the key at once: a retry with it is a new request.
-
-    The request's work rolled back with its transaction, so nothing refers to the key. Only
-    this request's claim is deleted: if its lease lapsed and another request took the key over
-    (a newer `locked_at`), that request keeps it.
-    """
-    try:
-        IdempotencyKey.objects.filter(
-            pk=record.pk, state=IdempotencyState.IN_PROGRESS, locked_at=record.locked_at
-        ).delete()
-    except DatabaseError:
-        # The database is failing, likely why the request failed: the key stays in progress
-        # until its lease lapses (then a retry takes it over) or its TTL (then it is purged).
-        logger.warning("idempotency key not released", extra={"key_id": record.pk}, exc_info=True)
 
 
 def purge_expired(*, batch_size: int = 1000) -> int:
@@ -234,21 +310,26 @@ def _delete_in_batches(keys: QuerySet[IdempotencyKey], batch_size: int) -> int:
 
 
 def _replay(record: IdempotencyKey) -> HttpResponse:
-    response = HttpResponse(bytes(record.response_body or b""), status=record.response_status)
-    for name, value in record.response_headers.items():
+    return _replay_response(record.response_status, record.response_headers, record.response_body)
+
+
+def _replay_response(
+    status: int | None, headers: dict[str, str], body: bytes | memoryview | None
+) -> HttpResponse:
+    response = HttpResponse(bytes(body or b""), status=status)
+    for name, value in headers.items():
         response[name] = value
     response["Idempotent-Replayed"] = "true"
     return response
 
 
-def _payment_in(response: HttpResponse, record: IdempotencyKey) -> Payment | None:
-    """The payment a stored response is about, so ops can go from a key to its payment."""
+def _payment_id_in(response: HttpResponse) -> str | None:
+    """The public id of the payment a stored response is about (ops go from a key to it)."""
     try:
         body = json.loads(response.content)
     except ValueError:
         return None
     if not isinstance(body, dict) or body.get("object") != "payment":
         return None
-    return Payment.objects.filter(
-        tenant_id=record.tenant_id, mode=record.mode, public_id=body.get("id")
-    ).first()
+    public_id = body.get("id")
+    return public_id if isinstance(public_id, str) else None

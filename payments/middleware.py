@@ -33,6 +33,9 @@ def _applies(request: HttpRequest) -> bool:
 
 
 class IdempotencyMiddleware:
+    """Replays a finished request's answer, or runs the request and stores its answer, all in
+    the request's one transaction (payments.idempotency says what each case means)."""
+
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
@@ -44,35 +47,30 @@ class IdempotencyMiddleware:
             caller = resolve_caller(request)
             if caller is None:
                 return self.get_response(request)  # the view answers 401
-            claim = idempotency.claim(
-                caller=caller,
-                key=key,
-                method=request.method or "",
-                path=request.path,
-                body=request.body,
+            method, path = request.method or "", request.path
+            digest = idempotency.fingerprint(request.body)
+            replay = idempotency.replay(
+                caller=caller, key=key, method=method, path=path, digest=digest
             )
+            if replay is not None:
+                return replay
+            # The claim, the request's writes and its stored response commit together, or
+            # not at all: a failed request (an exception, an answer that is not stored, the
+            # database going away, even at the commit) leaves no key and no work behind.
+            with transaction.atomic(durable=True):
+                claim = idempotency.claim(
+                    caller=caller, key=key, method=method, path=path, digest=digest
+                )
+                if claim.replay is not None:
+                    return claim.replay
+                assert claim.record is not None  # noqa: S101  # claim() returns one or the other
+                response = self.get_response(request)
+                if not idempotency.complete(record=claim.record, response=response):
+                    transaction.set_rollback(True)
         except (errors.GatewayError, OperationalError, InterfaceError) as exc:
+            # A refused key, or the database unreachable: nothing is known to be done, and a
+            # retry with the same key replays what committed or runs the request again. Never
+            # a 500 (as_gateway_error logs a database error).
             error = errors.as_gateway_error(exc) or errors.GatewayError()
             return errors.problem_response(error)
-        if claim.replay is not None:
-            return claim.replay
-        assert claim.record is not None  # noqa: S101  # claim() returns one or the other
-        try:
-            # The request's writes and its stored response commit together, or not at all.
-            with transaction.atomic():
-                response = self.get_response(request)
-                stored = idempotency.complete(record=claim.record, response=response)
-                if not stored:
-                    transaction.set_rollback(True)  # a failed request leaves nothing behind
-        except (OperationalError, InterfaceError) as exc:
-            # The database went away during the request, or while committing it: nothing is
-            # known to be done, and a retry with the same key either replays what committed
-            # or runs the request again. Never a 500 (as_gateway_error logs it).
-            idempotency.release(record=claim.record)
-            return errors.problem_response(errors.as_gateway_error(exc) or errors.GatewayError())
-        except BaseException:
-            idempotency.release(record=claim.record)
-            raise
-        if not stored:
-            idempotency.release(record=claim.record)
         return response

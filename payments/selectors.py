@@ -5,6 +5,7 @@ from datetime import datetime
 
 from django.db.models import QuerySet
 
+from gateway.db import unique_or_none
 from payments import errors
 from payments.models import Payment
 from providers import registry, routing
@@ -13,11 +14,10 @@ from tenants.models import Mode, Tenant
 
 
 def get_payment(*, tenant: Tenant, mode: Mode | str, public_id: str) -> Payment:
-    payment = (
+    payment = unique_or_none(
         Payment.objects.for_tenant(tenant, mode)
         .select_related("refund_of")
         .filter(public_id=public_id)
-        .first()
     )
     if payment is None:
         raise errors.PaymentNotFound(f"No payment {public_id}.")

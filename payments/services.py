@@ -63,7 +63,6 @@ _OPERATIONS = {
 # --- creation -------------------------------------------------------------------------------
 
 
-@transaction.atomic  # may nest in the idempotency middleware's transaction
 def create_payment(
     *,
     tenant: Tenant,
@@ -79,7 +78,59 @@ def create_payment(
     metadata: dict[str, Any] | None = None,
     refund_of: Payment | None = None,
 ) -> Payment:
-    """A PENDING payment and its submission job, committed together (the job is the outbox)."""
+    """A PENDING payment and its submission job, committed together (the job is the outbox).
+
+    Raises `DuplicateExternalId` when the tenant has a payment with this external_id, and the
+    creation rules' errors. Payouts and refunds reserve their amount and fee, or are refused.
+    """
+    try:
+        return _insert_payment(
+            tenant=tenant,
+            mode=mode,
+            flow=flow,
+            amount=amount,
+            currency=currency,
+            msisdn=msisdn,
+            external_id=external_id,
+            actor=actor,
+            provider=provider,
+            description=description,
+            metadata=metadata,
+            refund_of=refund_of,
+        )
+    except IntegrityError as exc:
+        # The block's savepoint rolled back, so the surrounding transaction is usable: look up
+        # the payment that holds the external_id (a concurrent insert waited for its commit).
+        existing = (
+            Payment.objects.for_tenant(tenant, mode)
+            .filter(external_id=external_id)
+            .only("public_id")
+            .first()
+        )
+        if existing is None:
+            raise
+        raise errors.DuplicateExternalId(
+            f"external_id {external_id!r} is already used by {existing.public_id}.",
+            payment_id=existing.public_id,
+        ) from exc
+
+
+@transaction.atomic  # may nest in the idempotency middleware's transaction (a savepoint)
+def _insert_payment(
+    *,
+    tenant: Tenant,
+    mode: Mode,
+    flow: Flow,
+    amount: Decimal,
+    currency: str,
+    msisdn: str,
+    external_id: str,
+    actor: audit.Actor,
+    provider: Provider | None,
+    description: str,
+    metadata: dict[str, Any] | None,
+    refund_of: Payment | None,
+) -> Payment:
     _check_creation_rules(amount=amount, currency=currency)
     routed = routing.route_msisdn(msisdn)
     if provider is not None and provider != routed:
@@ -88,6 +139,7 @@ def create_payment(
         )
     registry.require_adapter(routed)
     _check_capabilities(registry.capabilities(routed), amount=amount)
+    now = timezone.now()
     payment = Payment(
         tenant=tenant,
         mode=mode,
@@ -101,23 +153,17 @@ def create_payment(
         metadata=metadata or {},
         refund_of=refund_of,
         fee=ledger.fee_for(tenant=tenant, provider=routed, flow=flow, amount=amount),
-        expires_at=timezone.now() + timedelta(seconds=settings.PAYMENT_EXPIRY_SECONDS),
+        expires_at=now + timedelta(seconds=settings.PAYMENT_EXPIRY_SECONDS),
         # A safety net: if the submission job is lost (a worker killed mid-job), the poller
         # submits again once this passes, with the same reference.
-        next_poll_at=timezone.now() + timedelta(seconds=settings.PAYMENT_LEASE_SECONDS),
+        next_poll_at=now + timedelta(seconds=settings.PAYMENT_LEASE_SECONDS),
     )
-    payment.full_clean(validate_unique=False, validate_constraints=False)
-    try:
-        with transaction.atomic():
-            payment.save()
-    except IntegrityError as exc:
-        existing = Payment.objects.for_tenant(tenant, mode).filter(external_id=external_id).first()
-        if existing is None:
-            raise
-        raise errors.DuplicateExternalId(
-            f"external_id {external_id!r} is already used by {existing.public_id}.",
-            payment_id=existing.public_id,
-        ) from exc
+    # The tenant and the refunded payment are rows in hand: validating them would only
+    # SELECT them again. A duplicate external_id is the unique constraint's to refuse.
+    payment.full_clean(
+        exclude=["tenant", "refund_of"], validate_unique=False, validate_constraints=False
+    )
+    payment.save(force_insert=True)
     if flow != Flow.COLLECTION:
         # Money leaving: reserved now, or refused now, before anything reaches the operator.
         ledger.reserve_for_payment(payment=payment, actor=actor)
@@ -524,6 +570,10 @@ def _defer(task_name: str, payment_id: int, *, deduplicate: bool, **task_kwargs:
     deferrer = app.configure_task(
         task_name, allow_unknown=False, lock=lock, queueing_lock=lock if deduplicate else None
     )
+    if not deduplicate:
+        # Without a queueing lock nothing can refuse the job: no savepoint needed.
+        deferrer.defer(payment_id=payment_id, **task_kwargs)
+        return
     # In a savepoint: the refused INSERT of a duplicate would otherwise abort the caller's
     # whole transaction (the poller's batch, a status change).
     with contextlib.suppress(AlreadyEnqueued), transaction.atomic():

@@ -52,15 +52,21 @@ def resolve_caller(request: HttpRequest) -> ApiCaller | None:
     None when no key is presented; raises the precise 401/403 error for a bad one.
     """
     if hasattr(request, _RESOLVED):
-        cached: ApiCaller | None = getattr(request, _RESOLVED)
+        cached: ApiCaller | errors.GatewayError | None = getattr(request, _RESOLVED)
+        if isinstance(cached, errors.GatewayError):
+            raise cached
         return cached
     secret = presented_key(request)
     caller = None
     if secret is not None:
-        api_key = selectors.get_api_key_for_secret(secret=secret)
-        claimed_tenant = request.headers.get("X-Tenant-ID")
-        if claimed_tenant is not None and claimed_tenant.strip() != str(api_key.tenant_id):
-            raise errors.TenantMismatch()
+        try:
+            api_key = selectors.get_api_key_for_secret(secret=secret)
+            claimed_tenant = request.headers.get("X-Tenant-ID")
+            if claimed_tenant is not None and claimed_tenant.strip() != str(api_key.tenant_id):
+                raise errors.TenantMismatch()
+        except errors.GatewayError as error:
+            setattr(request, _RESOLVED, error)  # the rate limit and the view see the same answer
+            raise
         services.record_api_key_use(api_key=api_key)
         caller = ApiCaller(api_key=api_key)
     setattr(request, _RESOLVED, caller)

@@ -4,6 +4,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from gateway import errors
+from gateway.db import unique_or_none
 from tenants import keys
 from tenants.models import ApiKey, Mode, Tenant
 
@@ -16,10 +17,8 @@ def get_api_key_for_secret(*, secret: str) -> ApiKey:
     parsed = keys.parse(secret)
     if parsed is None:
         raise errors.InvalidApiKey("The API key is malformed.")
-    api_key = (
-        ApiKey.objects.select_related("tenant")
-        .filter(prefix=parsed.prefix, mode=parsed.mode)
-        .first()
+    api_key = unique_or_none(
+        ApiKey.objects.select_related("tenant").filter(prefix=parsed.prefix, mode=parsed.mode)
     )
     stored_hash = api_key.secret_hash if api_key else _NO_SUCH_HASH
     if not keys.hashes_match(parsed.secret_hash, stored_hash) or api_key is None:

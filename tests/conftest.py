@@ -11,7 +11,7 @@ from tests.tenants.factories import issue_key
 def _generous_rate_limit(settings):
     # Counters are keyed by tenant, but a suite of requests must not trip the default budget;
     # the rate-limit tests set their own.
-    settings.RATE_LIMIT = "1000/m"
+    settings.RATE_LIMIT_READ = settings.RATE_LIMIT_WRITE = "1000/m"
 
 
 CONFIGURED_CONN_MAX_AGE: int | None = None
@@ -69,8 +69,9 @@ def _end_leftover_sessions(django_db_setup, django_db_blocker):
 
 @pytest.fixture(autouse=True)
 def _clean_tables_flush_misses(request, django_db_blocker):
-    """A transactional test's flush empties model tables only: the cache table and
-    Procrastinate's (unmanaged) tables keep their rows, which would leak into later tests."""
+    """A transactional test's flush empties model tables only: the cache table, the
+    rate-limit counters and Procrastinate's (unmanaged) tables keep their rows, which would
+    leak into later tests."""
     yield
     marker = request.node.get_closest_marker("django_db")
     transactional = marker is not None and marker.kwargs.get("transaction", False)
@@ -83,7 +84,7 @@ def _clean_tables_flush_misses(request, django_db_blocker):
             with connection.cursor() as cursor:
                 cursor.execute(
                     "TRUNCATE procrastinate_jobs, procrastinate_periodic_defers,"
-                    " procrastinate_workers CASCADE"
+                    " procrastinate_workers, gateway_rate_counter CASCADE"
                 )
 
 

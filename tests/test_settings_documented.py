@@ -28,7 +28,8 @@ def test_settings_are_found() -> None:
     assert {
         "SECRET_KEY",
         "DATABASE_URL",
-        "RATE_LIMIT",
+        "RATE_LIMIT_READ",
+        "RATE_LIMIT_WRITE",
         "DB_STATEMENT_TIMEOUT_MS",
     } <= _settings_read()
 

@@ -75,7 +75,8 @@ class Stack:
             PUBLIC_BASE_URL=self.base_url,
             WEB_CONCURRENCY="2",
             GUNICORN_THREADS="4",
-            RATE_LIMIT="100000/m",
+            RATE_LIMIT_READ="100000/m",
+            RATE_LIMIT_WRITE="100000/m",
             # A job that died with the database holds its payment this long (120 s by default).
             PAYMENT_LEASE_SECONDS="15",
             PAYMENT_SUBMIT_MAX_ATTEMPTS="30",

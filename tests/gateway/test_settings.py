@@ -129,3 +129,42 @@ def test_rate_limit_counters_move_to_redis_when_redis_url_is_set() -> None:
 
 def test_default_cache_is_the_shared_database_cache(settings) -> None:
     assert settings.CACHES["default"]["BACKEND"] == "django.core.cache.backends.db.DatabaseCache"
+
+
+def _rates(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("RATE_LIMIT")}
+    return subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from django.conf import settings as s; print(s.RATE_LIMIT_READ, s.RATE_LIMIT_WRITE)",
+        ],
+        env={**clean, "DJANGO_SETTINGS_MODULE": "gateway.settings", **env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "budgets"),
+    [
+        ({}, "600/m 100/m"),
+        ({"RATE_LIMIT": "50/m"}, "50/m 50/m"),  # the old single budget, for both kinds
+        ({"RATE_LIMIT": "50/m", "RATE_LIMIT_READ": "900/m"}, "900/m 50/m"),
+        ({"RATE_LIMIT_WRITE": "10/5m"}, "600/m 10/5m"),
+    ],
+)
+def test_rate_limits_default_to_the_deprecated_single_budget(env, budgets) -> None:
+    result = _rates({"DATABASE_URL": GOOD_PRODUCTION_ENV["DATABASE_URL"], **env})
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == budgets
+
+
+def test_a_malformed_rate_limit_refuses_to_start() -> None:
+    result = _rates({"DATABASE_URL": GOOD_PRODUCTION_ENV["DATABASE_URL"], "RATE_LIMIT_READ": "ten"})
+
+    assert result.returncode != 0
+    assert "RATE_LIMIT_READ must be N/s, N/m, N/h, N/d or N/5m" in result.stderr

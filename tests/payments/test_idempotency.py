@@ -254,14 +254,10 @@ def test_a_crash_inside_the_view_leaves_no_key_behind(api, monkeypatch) -> None:
 
 
 def test_a_crash_while_storing_the_response_leaves_no_key_behind(api, monkeypatch) -> None:
-    real_save = IdempotencyKey.save
+    def crash(*args, **kwargs):
+        raise RuntimeError("crash while storing the response")
 
-    def save(self, *args, **kwargs):
-        if self.state == IdempotencyState.COMPLETED:
-            raise RuntimeError("crash while storing the response")
-        return real_save(self, *args, **kwargs)
-
-    monkeypatch.setattr(IdempotencyKey, "save", save)
+    monkeypatch.setattr(idempotency, "_payment_id_in", crash)
     api.raise_request_exception = False
 
     assert_problem(post(api), 500, "internal_error")
@@ -287,18 +283,32 @@ def test_an_answer_that_is_not_stored_leaves_no_key_behind(
     assert post(api).status_code == 201  # the retry runs as a new request
 
 
-def test_release_keeps_a_key_another_request_took_over(test_key) -> None:
-    caller = ApiCaller(api_key=test_key.api_key)
-    mine = idempotency.claim(
-        caller=caller, key="key-1", method="POST", path="/api/v1/payments", body=b"{}"
-    ).record
-    assert mine is not None
-    # Our lease lapsed and a retry took the key over: its lock is newer than ours.
-    IdempotencyKey.objects.update(locked_at=timezone.now() + timedelta(seconds=1))
+def test_a_failed_request_on_a_taken_over_key_leaves_it_free_for_the_next_retry(
+    api, test_key, monkeypatch
+) -> None:
+    stale = _in_progress_key(test_key, locked_at=timezone.now() - timedelta(seconds=91))
 
-    idempotency.release(record=mine)
+    def crash(**kwargs):
+        raise RuntimeError("crash")
 
-    assert IdempotencyKey.objects.get().state == IdempotencyState.IN_PROGRESS
+    monkeypatch.setattr("payments.views.services.create_payment", crash)
+    assert_problem(post(api), 500, "internal_error")
+    # The takeover rolled back with the request: the key is as it was, and still stale.
+    assert IdempotencyKey.objects.get().locked_at == stale.locked_at
+    monkeypatch.undo()
+
+    assert post(api).status_code == 201
+    assert IdempotencyKey.objects.get().state == IdempotencyState.COMPLETED
+
+
+def test_a_replay_is_one_indexed_read(api, django_assert_num_queries) -> None:
+    post(api)
+    post(api)  # the API key's last_used_at is fresh from here on
+
+    with django_assert_num_queries(3):  # the API key, the rate-limit counter, the key
+        again = post(api)
+
+    assert again["Idempotent-Replayed"] == "true"
 
 
 def test_claim_inserts_again_when_the_existing_key_vanishes_before_it_is_read(
@@ -317,7 +327,11 @@ def test_claim_inserts_again_when_the_existing_key_vanishes_before_it_is_read(
     caller = ApiCaller(api_key=test_key.api_key)
 
     claimed = idempotency.claim(
-        caller=caller, key="key-1", method="POST", path="/api/v1/payments", body=b"{}"
+        caller=caller,
+        key="key-1",
+        method="POST",
+        path="/api/v1/payments",
+        digest=idempotency.fingerprint(b"{}"),
     )
 
     assert claimed.record is not None and claimed.record.pk != existing.pk
