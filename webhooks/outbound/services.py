@@ -647,12 +647,12 @@ def _normalized(events: list[str]) -> list[str]:
 def ping_webhook_endpoint(*, endpoint: WebhookEndpoint) -> Delivery:
     """A signed `ping` event sent to this endpoint now; the delivery with its result.
 
-    Merchant I/O during a request: the rows are written first (a process that dies before
-    recording leaves an open delivery that the dispatcher retries when its lease ends). With
-    an Idempotency-Key the request runs inside the middleware's transaction, and so does this
-    call; the transaction then holds only the new rows and the key during the POST.
+    Merchant I/O during a request: the rows are committed first (a process that dies before
+    recording leaves an open delivery that the dispatcher retries when its lease ends), and no
+    transaction is open during the POST (the view takes no Idempotency-Key for that reason).
     """
-    with transaction.atomic():
+    ensure_outside_transaction()
+    with transaction.atomic(durable=True):
         event = _new_event(
             tenant_id=endpoint.tenant_id,
             mode=endpoint.mode,
