@@ -43,7 +43,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import report  # bench/report.py: the script's own folder is first on sys.path
@@ -55,6 +55,7 @@ VENV_BIN = Path(sys.executable).parent
 BENCH_DB = "gateway_bench"
 HUGE_RATE = "100000000/m"
 REPLAY_KEYS = 500
+EXTERNAL_DATABASE = bool(os.environ.get("DATABASE_URL"))  # else the embedded one, measured
 
 
 # --- the machine --------------------------------------------------------------------------
@@ -152,6 +153,65 @@ class Processes:
             self.stop(name)
 
 
+def _tree_cpu(pid: int) -> float:
+    """CPU seconds of a process and its living children (gunicorn's workers, a worker's
+    threads count with it), plus its children that have ended."""
+    import psutil  # type: ignore[import-untyped]  # a runtime dependency here; no stubs pinned
+
+    try:
+        root = psutil.Process(pid)
+        members = [root, *root.children(recursive=True)]
+        total: float = root.cpu_times().children_user + root.cpu_times().children_system
+    except psutil.NoSuchProcess:
+        return 0.0
+    for member in members:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            times = member.cpu_times()
+            total += times.user + times.system
+    return total
+
+
+def _postmaster_pid() -> int | None:
+    """The embedded PostgreSQL's server process (None for an outside DATABASE_URL)."""
+    if EXTERNAL_DATABASE:
+        return None
+    pid_file = ROOT / "var" / "pgdata" / "postmaster.pid"
+    with contextlib.suppress(OSError, ValueError):
+        return int(pid_file.read_text().split()[0])
+    return None
+
+
+class CpuMeter:
+    """CPU seconds spent by each part of the stack, to say where a request's time goes."""
+
+    def __init__(self, processes: Processes) -> None:
+        self.processes = processes
+        self.postmaster = _postmaster_pid()
+
+    def snapshot(self) -> dict[str, float]:
+        parts: dict[str, float] = {}
+        for name, process in self.processes.running.items():
+            part = name.split("-")[0]  # operator-2-1 -> operator
+            parts[part] = parts.get(part, 0.0) + _tree_cpu(process.pid)
+        if self.postmaster is not None:
+            parts["postgres"] = _tree_cpu(self.postmaster)
+        import resource
+
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)  # wrk, once it has ended
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        parts["client"] = children.ru_utime + children.ru_stime + own.ru_utime + own.ru_stime
+        return parts
+
+    @staticmethod
+    def per(before: dict[str, float], after: dict[str, float], count: int) -> dict[str, float]:
+        """Milliseconds of CPU per request (or payment), by part."""
+        return {
+            part: (after[part] - before.get(part, 0.0)) * 1000 / max(count, 1)
+            for part in after
+            if after[part] - before.get(part, 0.0) > 0
+        }
+
+
 def wait_until_answers(url: str, within: float = 60) -> None:
     import requests
 
@@ -189,6 +249,7 @@ class Run:
     p99: float
     requests: int
     errors: int
+    cpu_ms: dict[str, float] = field(default_factory=dict)  # per request, by part
 
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
@@ -334,6 +395,7 @@ class Settlement:
     failed: int
     create_rps: float
     pending: int
+    cpu_ms: dict[str, float] = field(default_factory=dict)  # per payment, by part
 
 
 def settle(
@@ -375,6 +437,8 @@ def settle(
         base_env,
     )
     time.sleep(3)  # workers up and listening
+    meter = CpuMeter(processes)
+    before = meter.snapshot()
     create_rps = create_payments(
         gateway_url, secret, prefix=tenant_prefix, count=payments, concurrency=connections
     )
@@ -390,6 +454,7 @@ def settle(
             last_report = time.monotonic()
         time.sleep(0.5)
         connection.close()
+    after = meter.snapshot()
     rows = list(mine.values_list("status", "created_at", "completed_at"))
     done = [(created_at, completed) for status, created_at, completed in rows if completed]
     for index in range(workers):
@@ -408,6 +473,7 @@ def settle(
         failed=sum(1 for status, _, _ in rows if status == Status.FAILED),
         create_rps=create_rps,
         pending=sum(1 for status, _, _ in rows if status == Status.PENDING),
+        cpu_ms=CpuMeter.per(before, after, len(rows)),
     )
 
 
@@ -416,7 +482,7 @@ def settle(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", default="10s")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--connections", type=int, default=16)
@@ -524,6 +590,7 @@ def main() -> None:
             processes.stop("simulator")
 
         runs: dict[str, list[Run]] = {}
+        meter = CpuMeter(processes)
         if not args.skip_http:
             ids = make_replay_keys(gateway_url, single)
             paths = Path(tempfile.mkstemp(suffix=".txt", dir=log_dir)[1])
@@ -553,6 +620,7 @@ def main() -> None:
                 for name, url, script, extra in cases:
                     script_path = str(BENCH / script) if script == "pay.lua" else script
                     wrk_env = {"KEY": keys.get(name, single), "PREFIX": f"{name}{round_number}"}
+                    before = meter.snapshot()
                     run = wrk(
                         name,
                         url,
@@ -561,6 +629,7 @@ def main() -> None:
                         duration="2s" if round_number == 0 else args.duration,
                         **load_shape,
                     )
+                    run.cpu_ms = CpuMeter.per(before, meter.snapshot(), run.requests)
                     if round_number:
                         runs.setdefault(name, []).append(run)
                         print(
@@ -645,6 +714,26 @@ def render(
         lines.append("Every round, req/s: " + json.dumps(rounds))
         lines.append("")
         lines += targets(medians)
+        lines += [
+            "",
+            "Where the CPU went, in ms per request (the machine has"
+            f" {os.cpu_count()} CPUs, i.e. {(os.cpu_count() or 1) * 1000} ms a second):",
+            "",
+        ]
+        lines += report.markdown_table(
+            ["case", "server", "PostgreSQL", "wrk", "total", "req/s that total allows"],
+            [
+                [
+                    name,
+                    f"{_server_cpu(name, run):.2f}",
+                    f"{run.cpu_ms.get('postgres', 0.0):.2f}",
+                    f"{run.cpu_ms.get('client', 0.0):.2f}",
+                    f"{_total_cpu(name, run):.2f}",
+                    f"{(os.cpu_count() or 1) * 1000 / max(_total_cpu(name, run), 0.001):.0f}",
+                ]
+                for name, run in medians.items()
+            ],
+        )
     if settlements:
         lines += [
             "",
@@ -679,7 +768,34 @@ def render(
                 for each in settlements
             ],
         )
+        parts = ["gateway", "simulator", "operator", "scheduler", "postgres", "client"]
+        lines += [
+            "",
+            "Where the CPU went, in ms per payment settled (client: the 16 threads creating"
+            " them, and this script):",
+            "",
+        ]
+        lines += report.markdown_table(
+            ["operator workers", *parts, "total", "payments/s that total allows"],
+            [
+                [
+                    str(each.workers),
+                    *(f"{each.cpu_ms.get(part, 0.0):.1f}" for part in parts),
+                    f"{sum(each.cpu_ms.values()):.1f}",
+                    f"{(os.cpu_count() or 1) * 1000 / max(sum(each.cpu_ms.values()), 0.001):.1f}",
+                ]
+                for each in settlements
+            ],
+        )
     return "\n".join(lines) + "\n"
+
+
+def _server_cpu(name: str, run: Run) -> float:
+    return run.cpu_ms.get("baseline" if name == "baseline" else "gateway", 0.0)
+
+
+def _total_cpu(name: str, run: Run) -> float:
+    return _server_cpu(name, run) + run.cpu_ms.get("postgres", 0.0) + run.cpu_ms.get("client", 0.0)
 
 
 def targets(medians: dict[str, Run]) -> list[str]:

@@ -68,7 +68,7 @@ def test_predict_endpoint_explains_a_bad_number(api) -> None:
     )
 
 
-def test_predict_requires_a_key(client) -> None:
+def test_predict_requires_a_key(client, db) -> None:  # db: the rate limit counts it too
     assert_problem(
         client.get("/api/v1/providers/predict?msisdn=0961234567"), 401, "authentication_required"
     )
