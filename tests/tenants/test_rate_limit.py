@@ -313,6 +313,7 @@ def test_a_tenants_requests_do_not_wait_for_each_other(live_server, monkeypatch)
 def redis_url(settings):
     server = shutil.which("redis-server")
     if server is None:
+        # .ci/run installs it; a developer without it sees the skip named in the summary.
         pytest.skip("redis-server is not installed (apt-get install redis-server)")
     port = live.free_port()
     process = subprocess.Popen(
