@@ -262,8 +262,17 @@ class AirtelAdapter(ProviderAdapter):
                 failure_code=answer.failure_code or FailureCode.PROVIDER_ERROR,
                 calls=calls,
             )
-        if answer.verdict is Verdict.SUCCESS and operation is not Operation.REQUEST_PAYMENT:
-            # A payout or refund answered TS is done; a push's success is only "prompt sent".
+        tx_status = str(answer.transaction.get("status") or "").upper()
+        done = operation is Operation.REFUND or tx_status == "TS"
+        if (
+            answer.verdict is Verdict.SUCCESS
+            and operation is not Operation.REQUEST_PAYMENT
+            and done
+        ):
+            # A payout is done only when its transaction says TS: a generic success code says
+            # the call went through, not that the money moved, so the enquiry decides. A
+            # refund has no enquiry (Airtel documents none): its answer's code is all there is.
+            # A push's success is only "prompt sent".
             money_id = answer.transaction.get("airtel_money_id")
             return ProviderResult(
                 outcome=Outcome.SUCCESSFUL,
