@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,3 +54,50 @@ def test_make_stop_stops_the_embedded_server_and_keeps_its_data(tmp_path) -> Non
     finally:
         make_stop()
     assert not _server_running(var / "pgdata")
+
+
+def test_ctrl_c_on_make_run_stops_every_process_cleanly(tmp_path) -> None:
+    import signal
+    import socket
+
+    import requests
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    var = tmp_path / "var"
+    env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+    env |= {"VAR_DIR": str(var), "XDG_RUNTIME_DIR": str(var / "run"), "LOG_LEVEL": "WARNING"}
+    run = subprocess.Popen(
+        ["make", "--no-print-directory", "run", f"PORT={port}"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group, as a terminal's foreground job
+    )
+    try:
+        for _ in range(240):
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/health/ready", timeout=1).ok:
+                    break
+            except requests.RequestException:
+                pass
+            assert run.poll() is None, "make run stopped by itself"
+            time.sleep(0.5)
+        else:
+            raise AssertionError("make run never became ready")
+
+        os.killpg(run.pid, signal.SIGINT)  # what Ctrl-C sends: the whole foreground group
+
+        run.wait(timeout=90)
+        # supervisord stopped web and workers, then itself (it removes its pid file only on
+        # a clean exit); nothing serves the port any more. make itself still dies of the
+        # SIGINT it received too ("Interrupt"): not yet the exit 0 the issue asks for.
+        assert not (var / "supervisord.pid").exists()
+        serving = subprocess.run(["pgrep", "-f", "--", f"127.0.0.1:{port}"], capture_output=True)
+        assert serving.returncode == 1
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+        subprocess.run(["make", "--no-print-directory", "stop"], cwd=ROOT, env=env, check=True)
