@@ -5,7 +5,9 @@
 
 In one process, on a throwaway database (`gateway_bench`, dropped at the end), with the
 settings the HTTP benchmark uses (JSON logs at INFO, here to /dev/null). Prints the SQL
-statements of one request, the wall time per request, and the functions that took it.
+statements of one request, the wall time and the CPU time per request (this process's, and
+the embedded PostgreSQL's: the stable figures on a shared machine), and the functions that took
+it.
 """
 
 from __future__ import annotations
@@ -93,12 +95,24 @@ def main() -> None:
         print(f"{args.case}: {status}, {len(queries.captured_queries)} SQL statements:")
         for query in queries.captured_queries:
             print("   ", query["sql"][:150].replace("\n", " "))
-        started = time.perf_counter()
+        postmaster = throughput._postmaster_pid()
+        database_cpu = throughput._tree_cpu(postmaster) if postmaster else 0.0
+        cpu, started = time.process_time(), time.perf_counter()
         for _ in range(args.requests):
             one()
         elapsed = time.perf_counter() - started
+        cpu = (time.process_time() - cpu) / args.requests * 1000
+        database_cpu = (
+            (throughput._tree_cpu(postmaster) - database_cpu) / args.requests * 1000
+            if postmaster
+            else float("nan")
+        )
         each = elapsed / args.requests * 1000
-        print(f"\n{args.requests} requests, {each:.2f} ms each (not profiled)")
+        print(
+            f"\n{args.requests} requests, {each:.2f} ms each (not profiled);"
+            f" CPU per request: {cpu:.2f} ms here (test client included),"
+            f" {database_cpu:.2f} ms PostgreSQL"
+        )
         profiler = cProfile.Profile()
         started = time.perf_counter()
         profiler.enable()
