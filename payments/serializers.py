@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from django.utils import timezone
 from rest_framework import serializers
 
 from payments.ledger.models import Entry, EntryKind, EntryPhase
@@ -135,6 +137,55 @@ class PaymentSerializer(serializers.ModelSerializer[Payment]):
 
     def get_failure_message(self, payment: Payment) -> str | None:
         return payment.failure_message or None
+
+
+def payment_body(payment: Payment) -> dict[str, Any]:
+    """`PaymentSerializer(payment).data`, built by hand: the same JSON, key for key.
+
+    A ModelSerializer builds its 22 fields anew for every payment it renders (about a tenth
+    of a create's CPU); the API's hot answers use this instead. PaymentSerializer stays as
+    the schema's description of the object, and a test holds the two equal for every field.
+    """
+    refund_of = payment.refund_of
+    return {
+        "id": payment.public_id,
+        "object": "payment",
+        "flow": str(payment.flow),
+        "status": str(payment.status),
+        "amount": _money(payment.amount),
+        "fee": _money(payment.fee),
+        "net": _money(payment.net),
+        "currency": payment.currency,
+        "msisdn": payment.msisdn,
+        "provider": str(payment.provider),
+        "external_id": payment.external_id,
+        "description": payment.description,
+        "provider_reference": str(payment.provider_reference),
+        "provider_transaction_id": payment.provider_transaction_id or None,
+        "failure_code": payment.failure_code or None,
+        "failure_message": payment.failure_message or None,
+        "refund_of": refund_of.public_id if refund_of is not None else None,
+        "mode": str(payment.mode),
+        "metadata": payment.metadata,
+        "created_at": _timestamp(payment.created_at),
+        "updated_at": _timestamp(payment.updated_at),
+        "completed_at": _timestamp(payment.completed_at),
+    }
+
+
+_CENT = Decimal("0.01")
+
+
+def _money(amount: Decimal) -> str:
+    return f"{amount.quantize(_CENT):f}"  # DRF's DecimalField, 2 places, as a string
+
+
+def _timestamp(moment: datetime | None) -> str | None:
+    """DRF's DateTimeField: ISO 8601 in the current time zone, UTC written as Z."""
+    if moment is None:
+        return None
+    text = moment.astimezone(timezone.get_current_timezone()).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 class AccountHolderSerializer(serializers.Serializer[Any]):

@@ -25,6 +25,7 @@ from payments.serializers import (
     PaymentSerializer,
     RefundCreateSerializer,
     TopUpCreateSerializer,
+    payment_body,
 )
 from providers.serializers import MsisdnField
 from tenants.authentication import caller_of
@@ -97,8 +98,8 @@ class PaymentListCreateView(APIView):
             tenant=caller.tenant, mode=caller.mode, **filters.validated_data
         )
         paginator = PaymentCursorPagination()
-        page = paginator.paginate_queryset(payments, request, view=self)
-        return paginator.get_paginated_response(PaymentSerializer(page, many=True).data)
+        page = paginator.paginate_queryset(payments, request, view=self) or []
+        return paginator.get_paginated_response([payment_body(payment) for payment in page])
 
     @extend_schema(request=PaymentCreateSerializer, responses={201: PaymentSerializer})
     def post(self, request: Request) -> Response:
@@ -108,7 +109,7 @@ class PaymentListCreateView(APIView):
         payment = services.create_payment(
             tenant=caller.tenant, mode=caller.mode, actor=caller.actor, **payload.validated_data
         )
-        return Response(PaymentSerializer(payment).data, status=status.HTTP_201_CREATED)
+        return Response(payment_body(payment), status=status.HTTP_201_CREATED)
 
 
 class PaymentDetailView(APIView):
@@ -116,7 +117,7 @@ class PaymentDetailView(APIView):
     def get(self, request: Request, public_id: str) -> Response:
         caller = caller_of(request)
         payment = selectors.get_payment(tenant=caller.tenant, mode=caller.mode, public_id=public_id)
-        return Response(PaymentSerializer(payment).data)
+        return Response(payment_body(payment))
 
 
 class PaymentRefundView(APIView):
@@ -129,7 +130,7 @@ class PaymentRefundView(APIView):
         refund = services.create_refund(
             payment=payment, actor=caller.actor, **payload.validated_data
         )
-        return Response(PaymentSerializer(refund).data, status=status.HTTP_201_CREATED)
+        return Response(payment_body(refund), status=status.HTTP_201_CREATED)
 
 
 class AccountView(APIView):

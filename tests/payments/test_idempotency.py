@@ -135,9 +135,7 @@ def test_a_validation_error_is_stored_and_replayed(api) -> None:
 
 
 def test_a_crash_after_the_payment_is_saved_leaves_nothing_and_frees_the_key(api) -> None:
-    with mock.patch(
-        "payments.views.PaymentSerializer.to_representation", side_effect=RuntimeError("crash")
-    ):
+    with mock.patch("payments.views.payment_body", side_effect=RuntimeError("crash")):
         crashed = post(api)
 
     assert crashed.status_code == 500
