@@ -35,14 +35,38 @@ def record(
     data: dict[str, Any] | None = None,
 ) -> AuditLog:
     return AuditLog.objects.create(
-        tenant=tenant,
-        actor_kind=actor.kind,
-        actor_id=actor.id,
-        actor_label=actor.label,
-        action=action,
-        target_type=target._meta.label_lower,
-        target_id=str(target.pk),
-        data=data or {},
-        request_id="" if context.request_id.get() == "-" else context.request_id.get(),
-        ip_address=context.client_ip.get(),
+        **row(
+            actor=actor,
+            action=action,
+            target_type=target._meta.label_lower,
+            target_id=str(target.pk),
+            tenant_id=tenant.pk if tenant else None,
+            data=data,
+        )
     )
+
+
+def row(
+    *,
+    actor: Actor,
+    action: str,
+    target_type: str,
+    target_id: str | None,
+    tenant_id: object,
+    data: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """An audit row's values, by field name, as `record` writes them. For a statement that
+    writes its row itself (in the same statement as its change), `target_id` may be None."""
+    request_id = context.request_id.get()
+    return {
+        "tenant_id": tenant_id,
+        "actor_kind": actor.kind,
+        "actor_id": actor.id,
+        "actor_label": actor.label,
+        "action": action,
+        "target_type": target_type,
+        "target_id": target_id,
+        "data": data or {},
+        "request_id": "" if request_id == "-" else request_id,
+        "ip_address": context.client_ip.get(),
+    }

@@ -12,19 +12,21 @@ Jobs are deferred by task name (`payments.jobs` imports this module, never the r
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 from procrastinate.contrib.django import app
 from procrastinate.exceptions import AlreadyEnqueued
 
 from audit import services as audit
+from audit.models import AuditLog
 from gateway import context
 from gateway.db import ensure_outside_transaction
 from payments import errors, hooks
@@ -83,39 +85,22 @@ def create_payment(
     Raises `DuplicateExternalId` when the tenant has a payment with this external_id, and the
     creation rules' errors. Payouts and refunds reserve their amount and fee, or are refused.
     """
-    try:
-        return _insert_payment(
-            tenant=tenant,
-            mode=mode,
-            flow=flow,
-            amount=amount,
-            currency=currency,
-            msisdn=msisdn,
-            external_id=external_id,
-            actor=actor,
-            provider=provider,
-            description=description,
-            metadata=metadata,
-            refund_of=refund_of,
-        )
-    except IntegrityError as exc:
-        # The block's savepoint rolled back, so the surrounding transaction is usable: look up
-        # the payment that holds the external_id (a concurrent insert waited for its commit).
-        existing = (
-            Payment.objects.for_tenant(tenant, mode)
-            .filter(external_id=external_id)
-            .only("public_id")
-            .first()
-        )
-        if existing is None:
-            raise
-        raise errors.DuplicateExternalId(
-            f"external_id {external_id!r} is already used by {existing.public_id}.",
-            payment_id=existing.public_id,
-        ) from exc
+    return _insert_payment(
+        tenant=tenant,
+        mode=mode,
+        flow=flow,
+        amount=amount,
+        currency=currency,
+        msisdn=msisdn,
+        external_id=external_id,
+        actor=actor,
+        provider=provider,
+        description=description,
+        metadata=metadata,
+        refund_of=refund_of,
+    )
 
 
-@transaction.atomic  # may nest in the idempotency middleware's transaction (a savepoint)
 def _insert_payment(
     *,
     tenant: Tenant,
@@ -152,7 +137,6 @@ def _insert_payment(
         description=description,
         metadata=metadata or {},
         refund_of=refund_of,
-        fee=ledger.fee_for(tenant=tenant, provider=routed, flow=flow, amount=amount),
         expires_at=now + timedelta(seconds=settings.PAYMENT_EXPIRY_SECONDS),
         # A safety net: if the submission job is lost (a worker killed mid-job), the poller
         # submits again once this passes, with the same reference.
@@ -163,19 +147,105 @@ def _insert_payment(
     payment.full_clean(
         exclude=["tenant", "refund_of"], validate_unique=False, validate_constraints=False
     )
-    payment.save(force_insert=True)
-    if flow != Flow.COLLECTION:
-        # Money leaving: reserved now, or refused now, before anything reaches the operator.
-        ledger.reserve_for_payment(payment=payment, actor=actor)
-    audit.record(
+    # Nothing refuses a collection after its INSERT (a duplicate inserts nothing), so it
+    # needs no savepoint. Money leaving can still be refused by its reservation: then only
+    # its own writes roll back, and a request's transaction goes on to store the refusal.
+    with transaction.atomic(savepoint=flow != Flow.COLLECTION):
+        inserted = _insert_created(payment, actor=actor)
+        if inserted and flow != Flow.COLLECTION:
+            # Money leaving: reserved now, or refused now, before anything reaches the operator.
+            ledger.reserve_for_payment(payment=payment, actor=actor)
+    if not inserted:
+        existing = (
+            Payment.objects.for_tenant(tenant, mode)
+            .filter(external_id=external_id)
+            .only("public_id")
+            .first()
+        )
+        raise errors.DuplicateExternalId(
+            f"external_id {external_id!r} is already used by {existing.public_id}."
+            if existing
+            else f"external_id {external_id!r} is already used.",
+            payment_id=existing.public_id if existing else None,
+        )
+    return payment
+
+
+# A new payment, its audit row and its submission job: one statement, one round trip (the fee
+# schedule's look-up folded into the INSERT). ON CONFLICT on the external_id inserts nothing
+# (and then neither do the other two), waiting first for a concurrent insert of the same
+# external_id to commit or roll back. The job goes in through Procrastinate's own SQL function,
+# with the row Procrastinate's `defer()` makes (queue, task, priority from the task; lock
+# `payment:<id>`, as `_defer` sets; args {"payment_id": <id>}): the same row, the same NOTIFY.
+_CREATE_SQL = """
+WITH payment AS (
+    INSERT INTO {payment_table} ({payment_columns}) VALUES ({payment_values})
+    ON CONFLICT ON CONSTRAINT payment_external_id_uniq DO NOTHING
+    RETURNING id, fee
+), audit_row AS (
+    INSERT INTO {audit_table} ({audit_columns}) SELECT {audit_values} FROM payment
+), job AS (
+    SELECT procrastinate_defer_jobs_v1(ARRAY[ROW(
+        %(job_queue)s, %(job_task)s, %(job_priority)s, 'payment:' || payment.id, NULL,
+        jsonb_build_object('payment_id', payment.id), NULL
+    )]::procrastinate_job_to_defer_v1[]) FROM payment
+)
+SELECT payment.id, payment.fee FROM payment CROSS JOIN job
+"""
+
+
+def _insert_created(payment: Payment, *, actor: audit.Actor) -> bool:
+    """Write the new payment (its fee from the tenant's schedule), its audit row and its
+    submission job; False, and nothing written, if its external_id is taken."""
+    quote = connection.ops.quote_name
+    fields = [field for field in Payment._meta.concrete_fields if not field.primary_key]
+    params = {
+        field.attname: field.get_db_prep_save(field.pre_save(payment, True), connection)
+        for field in fields
+    }
+    audit_row = audit.row(
         actor=actor,
         action="payment.created",
-        target=payment,
-        tenant=tenant,
-        data={"public_id": payment.public_id, "flow": flow, "amount": str(amount)},
+        target_type=Payment._meta.label_lower,
+        target_id=None,  # the payment's id, which the statement makes
+        tenant_id=payment.tenant_id,
+        data={"public_id": payment.public_id, "flow": payment.flow, "amount": str(payment.amount)},
     )
-    _defer("payments.submit_payment", payment.pk, deduplicate=False)
-    return payment
+    audit_row["created_at"] = payment.created_at
+    audit_fields = {field.attname: field for field in AuditLog._meta.concrete_fields}
+    for name, value in audit_row.items():
+        params[f"audit_{name}"] = audit_fields[name].get_db_prep_save(value, connection)
+    params["job_queue"], params["job_task"], params["job_priority"] = _job_fields(
+        "payments.submit_payment"
+    )
+    sql = _CREATE_SQL.format(
+        payment_table=quote(Payment._meta.db_table),
+        payment_columns=", ".join(quote(str(field.column)) for field in fields),
+        payment_values=", ".join(
+            ledger.FEE_SQL if field.name == "fee" else f"%({field.attname})s" for field in fields
+        ),
+        audit_table=quote(AuditLog._meta.db_table),
+        audit_columns=", ".join(quote(str(audit_fields[name].column)) for name in audit_row),
+        audit_values=", ".join(
+            "payment.id::text" if name == "target_id" else f"%(audit_{name})s" for name in audit_row
+        ),
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    payment.pk, payment.fee = row
+    payment._state.adding, payment._state.db = False, connection.alias
+    return True
+
+
+@functools.cache
+def _job_fields(task_name: str) -> tuple[str, str, int]:
+    """The queue, name and priority Procrastinate gives a job of this task (fixed by the task's
+    declaration); raises TaskNotFound for a task that does not exist."""
+    job = app.configure_task(task_name, allow_unknown=False).job
+    return job.queue, job.task_name, job.priority
 
 
 def _check_creation_rules(*, amount: Decimal, currency: str) -> None:

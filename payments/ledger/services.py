@@ -8,7 +8,7 @@ and moves the totals at once, so concurrent payouts can never take a balance bel
 from __future__ import annotations
 
 import logging
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef, Q
@@ -36,15 +36,21 @@ CENT = Decimal("0.01")
 # --- fees -----------------------------------------------------------------------------------
 
 
-def fee_for(*, tenant: Tenant, provider: str, flow: str, amount: Decimal) -> Decimal:
-    """The tenant's price for this payment: percent + fixed, at least the minimum. A
-    collection's fee never exceeds its amount."""
-    schedule = FeeSchedule.objects.filter(tenant=tenant, provider=provider, flow=flow).first()
-    if schedule is None:
-        return ZERO
-    fee = (amount * schedule.percent / 100).quantize(CENT, rounding=ROUND_HALF_UP)
-    fee = max(fee + schedule.fixed, schedule.minimum)
-    return min(fee, amount) if flow == Flow.COLLECTION else fee
+# The tenant's price for a payment: percent of the amount (rounded half up to the cent) plus
+# the fixed part, at least the minimum; a collection's fee never exceeds its amount; no
+# schedule, no fee. An SQL expression over the new payment's own parameters (`%(tenant_id)s`,
+# `%(provider)s`, `%(flow)s`, `%(amount)s`), for its INSERT: the fee is read from the schedule
+# as committed at that instant, so a changed price applies to the very next payment in every
+# process, and the look-up costs no statement of its own and no cache that could go stale.
+# (PostgreSQL's round() on numeric rounds half away from zero: half up, for fees >= 0.)
+FEE_SQL = f"""COALESCE((
+    SELECT CASE WHEN %(flow)s = '{Flow.COLLECTION}' THEN LEAST(fee, %(amount)s::numeric)
+                ELSE fee END
+    FROM (SELECT GREATEST(round(%(amount)s::numeric * percent * 0.01, 2) + fixed, minimum)
+          FROM {FeeSchedule._meta.db_table}
+          WHERE tenant_id = %(tenant_id)s AND provider = %(provider)s AND flow = %(flow)s
+         ) AS schedule (fee)
+), 0)"""  # noqa: S608  # the model's own table name; values are parameters
 
 
 def _schedule_data(schedule: FeeSchedule) -> dict[str, str]:

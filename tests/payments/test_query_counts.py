@@ -25,26 +25,27 @@ def _sql(captured) -> list[str]:
     return [query["sql"] for query in captured.captured_queries]
 
 
-def test_a_create_is_13_statements_and_one_commit(api, django_assert_max_num_queries) -> None:
+def test_a_create_is_8_statements_and_one_commit(api, django_assert_max_num_queries) -> None:
     _create(api, "warm-up", key="k-0")
 
-    # API key, rate-limit counter, replay look-up; BEGIN, claim, SAVEPOINT, fee schedule,
-    # payment, audit row, submission job, RELEASE, stored answer, COMMIT.
-    with django_assert_max_num_queries(13) as captured:
+    # API key, rate-limit counter, replay look-up; BEGIN, claim, one statement for the
+    # payment (its fee from the schedule), its audit row and its job, stored answer, COMMIT.
+    with django_assert_max_num_queries(8) as captured:
         created = _create(api, "order-1", key="k-1")
 
     assert created.status_code == 201
     assert _sql(captured).count("COMMIT") == 1
 
 
-def test_a_create_without_a_key_is_9_statements(api, django_assert_max_num_queries) -> None:
+def test_a_create_without_a_key_is_5_statements(api, django_assert_max_num_queries) -> None:
     _create(api, "warm-up")
 
-    with django_assert_max_num_queries(9) as captured:
+    # API key, rate-limit counter; BEGIN, the one statement, COMMIT.
+    with django_assert_max_num_queries(5) as captured:
         created = _create(api, "order-1")
 
     assert created.status_code == 201
-    assert _sql(captured).count("COMMIT") <= 1
+    assert _sql(captured).count("COMMIT") == 1
 
 
 def test_a_replay_is_3_statements_and_no_transaction(api, django_assert_max_num_queries) -> None:
