@@ -325,10 +325,12 @@ def _replay_response(
 
 def _payment_id_in(response: HttpResponse) -> str | None:
     """The public id of the payment a stored response is about (ops go from a key to it)."""
-    try:
-        body = json.loads(response.content)
-    except ValueError:
-        return None
+    body = getattr(response, "data", None)  # a DRF answer's body, before rendering
+    if body is None:
+        try:
+            body = json.loads(response.content)
+        except ValueError:
+            return None
     if not isinstance(body, dict) or body.get("object") != "payment":
         return None
     public_id = body.get("id")
