@@ -287,8 +287,9 @@ def wrk(
     return Run(
         name=name,
         rps=float(re.search(r"Requests/sec:\s+([\d.]+)", output)[1]),  # type: ignore[index]
-        p50=_ms(latency["50"]),
-        p99=_ms(latency["99"]),
+        # wrk leaves the distribution out when nothing finished (a machine far too busy).
+        p50=_ms(latency["50"]) if "50" in latency else float("nan"),
+        p99=_ms(latency["99"]) if "99" in latency else float("nan"),
         requests=int(re.search(r"(\d+) requests in", output)[1]),  # type: ignore[index]
         errors=failed,
     )

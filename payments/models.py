@@ -52,7 +52,7 @@ class Payment(models.Model):
     flow = models.CharField(max_length=12, choices=Flow.choices, default=Flow.COLLECTION)
     provider = models.CharField(max_length=8, choices=Provider.choices)
     amount = models.DecimalField(max_digits=14, decimal_places=2)
-    # The tenant's price at creation (payments.ledger.services.fee_for), never recomputed.
+    # The tenant's price at creation (payments.ledger.services.FEE_SQL), never recomputed.
     fee = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0.00"))
     currency = models.CharField(max_length=3, default="ZMW")
     msisdn = models.CharField(max_length=15)  # E.164 digits, no "+"
