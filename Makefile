@@ -35,7 +35,8 @@ run: $(VENV)/.runtime
 	$(PY) manage.py backfill_ledger
 	$(PY) manage.py demo_tenant --base-url http://$(CURL_HOST):$(PORT)
 	HOST=$(HOST) GATEWAY_PORT=$(PORT) WORKER_PROCESSES=$(WORKER_PROCESSES) \
-	  VENV_BIN=$(CURDIR)/$(VENV)/bin exec $(VENV)/bin/supervisord -c deploy/supervisord.conf
+	  VENV_BIN=$(CURDIR)/$(VENV)/bin \
+	  exec $(PY) deploy/foreground.py $(VENV)/bin/supervisord -c deploy/supervisord.conf
 
 # Without DATABASE_URL the suite starts the embedded PostgreSQL; it is stopped again afterwards
 # (pass or fail) unless it was already running before, e.g. for `make run`.
