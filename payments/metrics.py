@@ -27,6 +27,7 @@ _NAMES = (
     "gateway_payments_pending",
     "gateway_payment_oldest_pending_seconds",
     "gateway_payments_completed_recently",
+    "gateway_payments_needing_review",
     "gateway_jobs",
     "gateway_circuit_breaker_open",
 )
@@ -82,7 +83,21 @@ class PaymentsCollector(Collector):
         for done in finished:
             labels = [done["provider"], done["mode"], done["status"], done["failure_code"]]
             recent.add_metric(labels, done["count"])
-        yield from (pending, oldest, recent)
+        review = GaugeMetricFamily(
+            "gateway_payments_needing_review",
+            "Pending payments only ops can settle (outcome unknown, no operator enquiry)",
+            labels=["provider", "mode", "flow"],
+        )
+        flagged = (
+            Payment.objects.filter(status=Status.PENDING, review_flagged_at__isnull=False)
+            .values("provider", "mode", "flow")
+            .annotate(count=Count("id"))
+        )
+        for waiting in flagged:
+            review.add_metric(
+                [waiting["provider"], waiting["mode"], waiting["flow"]], waiting["count"]
+            )
+        yield from (pending, oldest, recent, review)
 
     def _jobs(self) -> Iterator[GaugeMetricFamily]:
         from procrastinate.contrib.django.models import ProcrastinateJob
