@@ -570,7 +570,7 @@ def resolve_review(
     """
     if status not in FINAL_STATUSES:
         raise errors.invalid_field("status", "A review settles a payment SUCCESSFUL or FAILED.")
-    reason = reason.strip()
+    reason, provider_transaction_id = reason.strip(), provider_transaction_id.strip()
     if not reason:
         raise errors.invalid_field("reason", "Say how the outcome was established.")
     locked = _locked(payment.pk)
@@ -596,7 +596,7 @@ def resolve_review(
         status=status,
         failure_code=FailureCode.PROVIDER_ERROR,
         failure_message=f"Settled by ops after a manual review: {reason}",
-        provider_transaction_id=provider_transaction_id.strip(),
+        provider_transaction_id=provider_transaction_id,
         actor=actor,
     )
     logger.info("manual review resolved", extra={**_log_context(locked), "status": status})
