@@ -45,6 +45,13 @@ class RefundExceedsPayment(GatewayError):
     retryable = False
 
 
+class PaymentNotUnderReview(GatewayError):
+    status = 409
+    code = "payment_not_under_review"
+    title = "The payment is not waiting for a manual review"
+    retryable = False
+
+
 class InvalidCursor(GatewayError):
     status = 400
     code = "invalid_cursor"

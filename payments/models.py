@@ -85,6 +85,11 @@ class Payment(models.Model):
     # takes over the lease of its own earlier, dead attempt instead of waiting for it to lapse.
     lease_holder = models.CharField(max_length=64, blank=True)
     expires_at = models.DateTimeField()
+    # Set when no answer from the operator can settle the payment any more: its outcome is
+    # unknown and the operator has no status enquiry for it (an Airtel refund). Expiry never
+    # fails such a payment (the money may have moved); ops resolve it (resolve_review).
+    review_flagged_at = models.DateTimeField(null=True, blank=True)
+    review_reason = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     completed_at = models.DateTimeField(null=True, blank=True)
@@ -93,6 +98,7 @@ class Payment(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        permissions = [("resolve_review", "Can settle a payment under manual review")]
         constraints = [
             models.UniqueConstraint(
                 fields=["tenant", "mode", "external_id"], name="payment_external_id_uniq"
@@ -139,6 +145,12 @@ class Payment(models.Model):
                 condition=Q(status=Status.PENDING),
                 name="payment_due_poll_idx",
             ),
+            # The review queue (admin filter, metrics): the few payments waiting on ops.
+            models.Index(
+                fields=["review_flagged_at"],
+                condition=Q(status=Status.PENDING, review_flagged_at__isnull=False),
+                name="payment_review_queue_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -147,6 +159,15 @@ class Payment(models.Model):
     @property
     def is_final(self) -> bool:
         return self.status in FINAL_STATUSES
+
+    @property
+    def needs_review(self) -> bool:
+        return self.status == Status.PENDING and self.review_flagged_at is not None
+
+    @property
+    def next_action(self) -> str | None:
+        """What the payment waits for, when it is not the operator: "manual_review"."""
+        return "manual_review" if self.needs_review else None
 
     @property
     def net(self) -> Decimal:

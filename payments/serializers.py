@@ -79,6 +79,14 @@ class PaymentSerializer(serializers.ModelSerializer[Payment]):
     provider_transaction_id = serializers.SerializerMethodField()
     failure_code = serializers.SerializerMethodField()
     failure_message = serializers.SerializerMethodField()
+    next_action = serializers.ChoiceField(
+        choices=["manual_review"],
+        read_only=True,
+        allow_null=True,
+        help_text="null, or manual_review: the operator cannot be asked this payment's outcome "
+        "(its answer was lost, e.g. an Airtel refund), so it stays PENDING until the gateway's "
+        "operations team settles it; it is never expired.",
+    )
     refund_of: serializers.SlugRelatedField[Payment] = serializers.SlugRelatedField(
         slug_field="public_id", read_only=True, allow_null=True
     )
@@ -103,6 +111,7 @@ class PaymentSerializer(serializers.ModelSerializer[Payment]):
             "object",
             "flow",
             "status",
+            "next_action",
             "amount",
             "fee",
             "net",

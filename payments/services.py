@@ -395,6 +395,12 @@ def refresh_payment(*, payment_id: int, scheduled: bool = True) -> Payment:
     if payment.submitted_at is None:
         _release(payment_id)
         return payment  # not sent yet: submission comes first
+    if not _can_enquire(payment):
+        # Nothing to ask the operator: the payment goes to (or stays with) manual review.
+        with transaction.atomic(durable=True):
+            payment = _locked(payment_id)
+            _after_pending_answer(payment, scheduled=scheduled)
+        return payment
     adapter = registry.get_adapter(payment.provider, payment.mode)
     try:
         result = adapter.fetch_status(instruction_for(payment))
@@ -526,7 +532,8 @@ def expire_overdue_payments(*, batch_size: int | None = None) -> int:
 
     The poller normally expires a payment after one last status check at `expires_at`; this
     sweep is the backstop when that check cannot run (a stuck job, an operator that hangs), so
-    expiry never waits on a job. A payment whose lease is held is left to its holder.
+    expiry never waits on a job. A payment whose lease is held is left to its holder, one under
+    manual review to ops, and one its operator cannot be asked about is flagged for review.
     """
     ensure_outside_transaction()
     now = timezone.now()
@@ -536,17 +543,64 @@ def expire_overdue_payments(*, batch_size: int | None = None) -> int:
         overdue = list(
             Payment.objects.select_for_update(skip_locked=True)
             .filter(status=Status.PENDING, expires_at__lt=overdue_before)
+            .filter(review_flagged_at__isnull=True)
             .filter(Q(busy_until__isnull=True) | Q(busy_until__lt=now))
             .order_by("expires_at")[: batch_size or settings.PAYMENT_POLL_BATCH_SIZE]
         )
         for payment in overdue:
-            expired += transition_payment(
-                payment=payment,
-                status=Status.FAILED,
-                failure_code=FailureCode.EXPIRED,
-                failure_message="The operator gave no final status within the payment's window.",
-            )
+            expired += _expire(payment)
     return expired
+
+
+@transaction.atomic
+def resolve_review(
+    *,
+    payment: Payment,
+    status: Status,
+    reason: str,
+    actor: audit.Actor,
+    provider_transaction_id: str = "",
+) -> Payment:
+    """Ops settle a payment under manual review, SUCCESSFUL or FAILED, after establishing the
+    outcome with the operator outside the API (its portal, a statement, support). The reason
+    is mandatory and audited; the ledger posts or voids through the one writer of status.
+
+    Raises PaymentNotUnderReview when the payment is not waiting for a review (any more).
+    Callers check the `payments.resolve_review` permission (the admin does).
+    """
+    if status not in FINAL_STATUSES:
+        raise errors.invalid_field("status", "A review settles a payment SUCCESSFUL or FAILED.")
+    reason, provider_transaction_id = reason.strip(), provider_transaction_id.strip()
+    if not reason:
+        raise errors.invalid_field("reason", "Say how the outcome was established.")
+    locked = _locked(payment.pk)
+    if not locked.needs_review:
+        raise errors.PaymentNotUnderReview(
+            f"{locked.public_id} is {locked.status} and not flagged for a manual review."
+        )
+    audit.record(
+        actor=actor,
+        action="payment.review_resolved",
+        target=locked,
+        tenant=locked.tenant,
+        data={
+            "public_id": locked.public_id,
+            "status": status,
+            "reason": reason,
+            "flagged_because": locked.review_reason,
+            "provider_transaction_id": provider_transaction_id,
+        },
+    )
+    transition_payment(
+        payment=locked,
+        status=status,
+        failure_code=FailureCode.PROVIDER_ERROR,
+        failure_message=f"Settled by ops after a manual review: {reason}",
+        provider_transaction_id=provider_transaction_id,
+        actor=actor,
+    )
+    logger.info("manual review resolved", extra={**_log_context(locked), "status": status})
+    return locked
 
 
 def request_refresh(*, payment: Payment) -> bool:
@@ -623,14 +677,12 @@ def _after_pending_answer(payment: Payment, *, first: bool = False, scheduled: b
         _save_progress(payment, release=True)
         return
     now = timezone.now()
+    if not _can_enquire(payment):
+        _flag_for_review(payment)
+        return
     if now >= payment.expires_at:
         _save_progress(payment)
-        transition_payment(
-            payment=payment,
-            status=Status.FAILED,
-            failure_code=FailureCode.EXPIRED,
-            failure_message="The operator gave no final status within the payment's window.",
-        )
+        _expire(payment)
         return
     if scheduled:
         if not first:
@@ -639,12 +691,61 @@ def _after_pending_answer(payment: Payment, *, first: bool = False, scheduled: b
     _save_progress(payment, release=True)
 
 
+def _can_enquire(payment: Payment) -> bool:
+    """Whether the operator can be asked this payment's status (its adapter declares it)."""
+    return registry.capabilities(payment.provider).can_enquire(_OPERATIONS[Flow(payment.flow)])
+
+
+def _expire(payment: Payment) -> bool:
+    """Fail a payment past its window `expired`; but one whose operator cannot be asked about
+    it may have moved money (a refund whose answer was lost), so it goes to manual review."""
+    if not _can_enquire(payment):
+        _flag_for_review(payment)
+        return False
+    return transition_payment(
+        payment=payment,
+        status=Status.FAILED,
+        failure_code=FailureCode.EXPIRED,
+        failure_message="The operator gave no final status within the payment's window.",
+    )
+
+
+def _flag_for_review(payment: Payment) -> None:
+    """No answer can settle the payment any more: stop polling and never expire it; ops
+    establish the outcome with the operator and resolve it. The caller holds the row lock."""
+    payment.next_poll_at = None
+    if payment.review_flagged_at is not None:
+        _save_progress(payment, release=True)
+        return
+    operation = _OPERATIONS[Flow(payment.flow)]
+    payment.review_flagged_at = timezone.now()
+    payment.review_reason = (
+        f"{Provider(payment.provider).label} has no status enquiry for a {operation}, and "
+        "its final answer was not received: the money may have moved."
+    )[:255]
+    _save_progress(payment, release=True, extra=["review_flagged_at", "review_reason"])
+    audit.record(
+        actor=audit.SYSTEM,
+        action="payment.review_flagged",
+        target=payment,
+        tenant=payment.tenant,
+        data={"public_id": payment.public_id, "reason": payment.review_reason},
+    )
+    # Not a failure, and not expiry: failing it could release money that has already left.
+    logger.warning(
+        "payment needs manual review",
+        extra={**_log_context(payment), "provider": payment.provider, "flow": payment.flow},
+    )
+
+
 # The columns a submission or a check may update; never `status` (transition_payment's alone).
 _PROGRESS_FIELDS = ["submitted_at", "submit_attempts", "next_poll_at", "poll_count", "updated_at"]
 
 
-def _save_progress(payment: Payment, *, release: bool = False) -> None:
-    fields = list(_PROGRESS_FIELDS)
+def _save_progress(
+    payment: Payment, *, release: bool = False, extra: list[str] | None = None
+) -> None:
+    fields = [*_PROGRESS_FIELDS, *(extra or [])]
     if release:
         payment.busy_until, payment.lease_holder = None, ""
         fields += ["busy_until", "lease_holder"]

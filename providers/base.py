@@ -148,6 +148,14 @@ class Capabilities:
     ussd_code: str  # what a customer dials to approve when the prompt does not arrive
     # False: the operator calls one fixed URL per account and the body names the payment.
     callback_url_per_payment: bool = True
+    # The operations whose status the operator can be asked. Without an enquiry, a payment
+    # whose answer was lost (or is still pending) cannot be settled by polling: ops decide.
+    enquiries: frozenset[Operation] = frozenset(
+        {Operation.REQUEST_PAYMENT, Operation.SEND_PAYOUT, Operation.REFUND}
+    )
+
+    def can_enquire(self, operation: Operation) -> bool:
+        return operation in self.enquiries
 
     def as_dict(self) -> dict[str, Any]:
         return {

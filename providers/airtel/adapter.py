@@ -139,6 +139,8 @@ class AirtelAdapter(ProviderAdapter):
         decimals=2,
         ussd_code="*778#",
         callback_url_per_payment=False,
+        # Airtel documents no refund enquiry: a refund whose answer is lost goes to ops.
+        enquiries=frozenset({Operation.REQUEST_PAYMENT, Operation.SEND_PAYOUT}),
     )
 
     def __init__(self, *, mode: str, config: dict[str, str] | None = None) -> None:

@@ -17,6 +17,10 @@ are the MTN simulator's, in Airtel's codes; any other number succeeds, with a ca
 | 260970000010  | TS, the callback is delivered twice                                    |
 | 260970000011  | the callback says TS; the enquiry says TIP until twice the delay, then |
 |               | TF DP00800001000                                                       |
+
+A refund succeeds at once, except that a refund to 260970000007 is stored (the money goes
+back) and answered after AIRTEL_SIMULATOR_SLOW_SECONDS: a lost answer, which Airtel offers
+no enquiry for.
 """
 
 from __future__ import annotations
@@ -89,6 +93,13 @@ SCENARIOS: dict[str, Scenario] = {
 }
 NOT_REGISTERED = PREFIX + "01"
 UNAVAILABLE = PREFIX + "09"
+
+
+def for_refund(msisdn: str) -> Scenario:
+    """A refund of a collection from this payer: decided at once, its answer slow for …007."""
+    if for_msisdn(msisdn).answer is Answer.SLOW:
+        return Scenario("slow_refund", answer=Answer.SLOW, callbacks=0)
+    return Scenario("refund")
 
 
 def for_msisdn(msisdn: str) -> Scenario:

@@ -336,7 +336,7 @@ def refund(request: HttpRequest, version: str) -> HttpResponse:
         amount=original.amount,
         reference="refund",
         signed=signed,
-        scenario=scenarios.Scenario("refund"),
+        scenario=scenarios.for_refund(original.msisdn),
         duplicate_code="DP00800001010",
         refunded_money_id=money_id,
     )
