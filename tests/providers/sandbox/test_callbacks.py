@@ -10,7 +10,7 @@ import pytest
 from django.db import transaction
 from procrastinate.contrib.django.models import ProcrastinateJob
 
-from providers.sandbox.models import MtnCallbackAttempt, MtnKind, MtnTransaction
+from providers.sandbox.models import MtnCallbackAttempt, MtnKind, MtnProduct, MtnTransaction
 from providers.sandbox.mtn import parsing, selectors, services
 from tests import live
 from tests.providers.sandbox.conftest import USER_ID, callback_jobs, run_worker
@@ -163,7 +163,9 @@ def test_callback_job_commits_with_the_request_or_not_at_all(callback_server) ->
         services.submit_transaction(
             user=user,
             environment="mtnzambia",
+            product=MtnProduct.COLLECTION,
             kind=MtnKind.REQUEST_TO_PAY,
+            version="v1_0",
             reference_id=reference,
             request=request,
             callback_url=f"{callback_server.url}/cb",
