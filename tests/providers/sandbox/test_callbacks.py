@@ -202,7 +202,7 @@ def test_duplicate_reference_defers_no_second_callback(mtn, callback_server) -> 
 def test_callback_method_follows_the_api_version(mtn, callback_server, path, role, method) -> None:
     """MTN's callback page: Deposit-V1 calls back with POST, Deposit-V2 with PUT."""
     token = mtn.token(path.split("/")[1])
-    reference, response = mtn.submit(
+    _, response = mtn.submit(
         path,
         token,
         mtn.money_body("260961234567", role=role),
