@@ -372,7 +372,8 @@ PUBLIC_BASE_URL: str = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000
 # MTN MoMo, one set of credentials per mode. Test mode talks to the built-in simulator by
 # default (credentials derived from SECRET_KEY, which the simulator knows as pre-provisioned);
 # point MTN_TEST_* at MTN's real sandbox, or MTN_LIVE_* at production, to change that.
-_MTN_DEV_USER = str(uuid.uuid5(uuid.NAMESPACE_URL, _derived("mtn-api-user")))
+# A version-4 UUID, as MTN's API user ids are (clients such as mtn-momo refuse any other).
+_MTN_DEV_USER = str(uuid.UUID(bytes=bytes.fromhex(_derived("mtn-api-user")), version=4))
 MTN: dict[str, dict[str, str]] = operator_settings.per_mode(
     env,
     "MTN",
