@@ -82,3 +82,13 @@ def test_default_credentials_are_shaped_like_mtns() -> None:
     assert all(re.fullmatch(r"[0-9a-f]{32}", key) for key in keys.values())
     assert len(set(keys.values())) == 3
     assert uuid.UUID(defaults.MTN["test"]["API_USER"]).version == 4
+
+
+def test_credentials_command_says_when_the_simulator_is_off(settings, capsys) -> None:
+    settings.MTN_SIMULATOR_ENABLED = False
+
+    call_command("mtn_sandbox_credentials")
+
+    out = capsys.readouterr().out
+    assert "off" in out
+    assert KEYS["collection"] not in out

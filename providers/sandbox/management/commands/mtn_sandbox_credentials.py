@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 
 from providers.sandbox.mtn import selectors
 
@@ -20,7 +20,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, base_url: str, **options: Any) -> None:
         if not settings.MTN_SIMULATOR_ENABLED:
-            raise CommandError("The MTN simulator is off (MTN_SIMULATOR_ENABLED).")
+            # Not an error: `make run` calls this, and may run against MTN's real sandbox.
+            self.stdout.write("The MTN simulator is off (MTN_SIMULATOR_ENABLED=false).")
+            return
         credentials = selectors.get_credentials()
         lines = [
             f"\nMTN simulator: {base_url.rstrip('/')}/sandbox/mtn  (for MTN's base URL)",
