@@ -51,7 +51,7 @@ run: $(VENV)/.runtime
 # (pass or fail) unless it was already running before, e.g. for `make run`.
 test: $(VENV)/.dev $(NODE_CLIENTS)/node_modules/.installed
 	@running=$$(test -n "$$DATABASE_URL" -o -f "$(VAR_DIR)/pgdata/postmaster.pid" && echo yes); \
-	$(PY) -m pytest $(PYTEST_ARGS); status=$$?; \
+	$(PY) -m pytest --basetemp="$(VAR_DIR)/pytest" $(PYTEST_ARGS); status=$$?; \
 	if [ -z "$$running" ]; then $(MAKE) --no-print-directory stop; fi; \
 	exit $$status
 
