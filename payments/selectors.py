@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import dataclasses
 from datetime import datetime
 
 from django.db.models import QuerySet
@@ -35,7 +34,13 @@ def get_account_holder(*, mode: Mode | str, msisdn: str) -> dict[str, object]:
         holder = registry.get_adapter(provider, mode).account_holder(msisdn)
     except ProviderError as exc:
         raise errors.OperatorUnavailable(exc.message) from exc
-    return {**dataclasses.asdict(holder), "provider": provider}
+    return {
+        "msisdn": holder.msisdn,
+        "active": holder.active,
+        "given_name": holder.given_name,
+        "family_name": holder.family_name,
+        "provider": provider,
+    }
 
 
 def list_payments(

@@ -4,6 +4,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from payments.ledger.models import Entry, EntryKind, EntryPhase
@@ -73,6 +74,27 @@ class PaymentFilterSerializer(serializers.Serializer[dict[str, Any]]):
     created_before = serializers.DateTimeField(required=False)
 
 
+class RoutingSerializer(serializers.Serializer[Any]):
+    predicted = serializers.ChoiceField(
+        choices=Provider.choices, allow_null=True, help_text="The operator of the number's prefix."
+    )
+    chosen = serializers.ChoiceField(
+        choices=Provider.choices,
+        allow_null=True,
+        help_text="Where the payment goes (null: no enabled operator knows the number).",
+    )
+    reason = serializers.CharField(
+        help_text="prefix, explicit (the request named it), refund_of, lookup_pending (account "
+        "lookups decide before sending), registered, fallback (the predicted operator does not "
+        "know the number, the chosen one does), not_registered, lookup_failed."
+    )
+    lookups = serializers.DictField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="Each operator asked: registered, not_registered or unavailable.",
+    )
+
+
 class PaymentSerializer(serializers.ModelSerializer[Payment]):
     id = serializers.CharField(source="public_id")
     object = serializers.SerializerMethodField()
@@ -95,6 +117,11 @@ class PaymentSerializer(serializers.ModelSerializer[Payment]):
         help_text="What the payment does to the available balance once SUCCESSFUL: a "
         "collection's amount - fee, or -(amount + fee) for a payout or refund.",
     )
+    routing = serializers.SerializerMethodField()
+    next_action = serializers.SerializerMethodField(
+        help_text='"queued": accepted while its operator was CLOSED; sent when it recovers, '
+        "or cancelled with POST …/cancel. Otherwise null."
+    )
 
     class Meta:
         model = Payment
@@ -109,6 +136,8 @@ class PaymentSerializer(serializers.ModelSerializer[Payment]):
             "currency",
             "msisdn",
             "provider",
+            "routing",
+            "next_action",
             "external_id",
             "description",
             "provider_reference",
@@ -126,6 +155,14 @@ class PaymentSerializer(serializers.ModelSerializer[Payment]):
 
     def get_object(self, payment: Payment) -> str:
         return "payment"
+
+    @extend_schema_field(RoutingSerializer(allow_null=True))
+    def get_routing(self, payment: Payment) -> dict[str, Any] | None:
+        # Null for payments made before routing was recorded.
+        return RoutingSerializer(payment.routing).data if payment.routing else None
+
+    def get_next_action(self, payment: Payment) -> str | None:
+        return "queued" if payment.queued_at is not None and not payment.is_final else None
 
     def get_provider_transaction_id(self, payment: Payment) -> str | None:
         return payment.provider_transaction_id or None
