@@ -7,6 +7,8 @@ last_used_at (written at most once a minute) is fresh.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -84,7 +86,7 @@ def test_a_daily_cap_costs_one_upsert_and_a_savepoint(api, test_key, django_asse
         tenant=test_key.api_key.tenant,
         mode="test",
         provider="mtn",
-        collection_daily_cap="1000000.00",
+        collection_daily_cap=Decimal("1000000.00"),
     )
     _create(api, "warm-up", key="k-0")
 
