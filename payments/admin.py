@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from payments import services
+from payments import availability, routes, services
 from payments.ledger.models import Entry
 from payments.models import Payment, Transaction
+from providers.models import AvailabilityOverride, OperatorConfig
+from tenants.admin import staff_actor
 from webhooks.models import InboundCallback
 
 
@@ -30,6 +33,7 @@ class TransactionInline(_ReadOnlyInline):
     verbose_name_plural = "Operator calls (timeline)"
     fields = (
         "created_at",
+        "provider",
         "operation",
         "method",
         "status_code",
@@ -112,6 +116,95 @@ class PaymentAdmin(admin.ModelAdmin[Payment]):
             f"Queued a status check for {queued} pending payment(s); "
             f"{len(payments) - queued} already final.",
         )
+
+
+@admin.register(OperatorConfig)
+class OperatorConfigAdmin(admin.ModelAdmin[OperatorConfig]):
+    """A tenant's use of an operator per mode. No row: enabled, no fallback, no limits.
+    Changes are audited and apply to payments created afterwards."""
+
+    list_display = ("tenant", "mode", "provider", "enabled", "allow_fallback", "updated_at")
+    list_filter = ("mode", "provider", "enabled", "allow_fallback")
+    search_fields = ("tenant__name", "tenant__slug")
+    list_select_related = ("tenant",)
+    autocomplete_fields = ("tenant",)
+    fieldsets = (
+        (None, {"fields": ("tenant", "mode", "provider", "enabled", "allow_fallback")}),
+        ("Collections", {"fields": ("collection_min", "collection_max", "collection_daily_cap")}),
+        (
+            "Payouts",
+            {"fields": ("disbursement_min", "disbursement_max", "disbursement_daily_cap")},
+        ),
+        ("Refunds", {"fields": ("refund_min", "refund_max", "refund_daily_cap")}),
+    )
+
+    def save_model(
+        self,
+        request: HttpRequest,
+        obj: OperatorConfig,
+        form: forms.ModelForm[OperatorConfig],
+        change: bool,
+    ) -> None:
+        routes.save_operator_config(config=obj, actor=staff_actor(request))
+
+    def delete_model(self, request: HttpRequest, obj: OperatorConfig) -> None:
+        routes.delete_operator_config(config=obj, actor=staff_actor(request))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[OperatorConfig]) -> None:
+        for config in queryset:
+            routes.delete_operator_config(config=config, actor=staff_actor(request))
+
+
+@admin.register(AvailabilityOverride)
+class AvailabilityOverrideAdmin(admin.ModelAdmin[AvailabilityOverride]):
+    """Ops' word on an operator's availability: it wins over the computed state until it
+    expires or is ended (never edited; each override and its end are audited)."""
+
+    list_display = (
+        "provider",
+        "mode",
+        "operation",
+        "state",
+        "reason",
+        "expires_at",
+        "ended_at",
+        "created_by",
+        "created_at",
+    )
+    list_filter = ("provider", "mode", "state")
+    fields = ("provider", "mode", "operation", "state", "reason", "expires_at")
+    actions = ("end_overrides",)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return obj is None and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(
+        self,
+        request: HttpRequest,
+        obj: AvailabilityOverride,
+        form: forms.ModelForm[AvailabilityOverride],
+        change: bool,
+    ) -> None:
+        saved = availability.set_override(
+            provider=obj.provider,
+            mode=obj.mode,
+            operation=obj.operation,
+            state=obj.state,
+            reason=obj.reason,
+            expires_at=obj.expires_at,
+            actor=staff_actor(request),
+            user_id=request.user.pk,
+        )
+        obj.pk = saved.pk
+
+    @admin.action(description="End the selected overrides now")
+    def end_overrides(self, request: HttpRequest, queryset: QuerySet[AvailabilityOverride]) -> None:
+        for override in queryset:
+            availability.end_override(override=override, actor=staff_actor(request))
+        messages.info(request, "Ended; the computed availability applies again.")
 
 
 # The ledger's admin lives with the ledger; importing it here registers it.

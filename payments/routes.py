@@ -18,15 +18,16 @@ from decimal import Decimal
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
+from audit import services as audit
 from gateway.errors import GatewayError
 from payments import errors
 from payments.models import Flow, Payment, Status
 from providers import registry, routing
 from providers.base import Capabilities, Provider
-from providers.models import DailyUsage, Limits, OperatorConfig
+from providers.models import OPERATIONS, DailyUsage, Limits, OperatorConfig
 from tenants.models import Mode, Tenant
 
 # A daily cap counts a calendar day in Zambia (CAT, UTC+2).
@@ -216,3 +217,58 @@ def release_usage(payment: Payment, *, provider: str) -> None:
                 payment.cap_day,
             ],
         )
+
+
+# --- configuration (the admin calls these) ---------------------------------------------------
+
+
+def _config_data(config: OperatorConfig) -> dict[str, object]:
+    data: dict[str, object] = {
+        "mode": config.mode,
+        "provider": config.provider,
+        "enabled": config.enabled,
+        "allow_fallback": config.allow_fallback,
+    }
+    for operation in OPERATIONS:
+        limits = config.limits(operation)
+        data[operation] = {
+            "min": _text(limits.min_amount),
+            "max": _text(limits.max_amount),
+            "daily_cap": _text(limits.daily_cap),
+        }
+    return data
+
+
+def _text(amount: Decimal | None) -> str | None:
+    return None if amount is None else str(amount)
+
+
+@transaction.atomic
+def save_operator_config(*, config: OperatorConfig, actor: audit.Actor) -> OperatorConfig:
+    """Create or change a tenant's use of an operator, audited with the values before. New
+    payments follow it at once; payments already created keep what they were checked with."""
+    config.full_clean()
+    before = OperatorConfig.objects.filter(pk=config.pk).first() if config.pk else None
+    config.save()
+    config.refresh_from_db()
+    audit.record(
+        actor=actor,
+        action="operator_config.changed" if before else "operator_config.created",
+        target=config,
+        tenant=config.tenant,
+        data={"before": _config_data(before) if before else None, **_config_data(config)},
+    )
+    return config
+
+
+@transaction.atomic
+def delete_operator_config(*, config: OperatorConfig, actor: audit.Actor) -> None:
+    """Back to the defaults (enabled, no fallback, no limits), audited."""
+    audit.record(
+        actor=actor,
+        action="operator_config.deleted",
+        target=config,
+        tenant=config.tenant,
+        data=_config_data(config),
+    )
+    config.delete()

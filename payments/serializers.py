@@ -10,6 +10,7 @@ from rest_framework import serializers
 from payments.ledger.models import Entry, EntryKind, EntryPhase
 from payments.models import Flow, Payment, Status
 from providers.base import Provider
+from providers.models import Availability
 from providers.serializers import MsisdnField
 from tenants.models import Mode
 
@@ -285,3 +286,63 @@ class TopUpCreateSerializer(serializers.Serializer[dict[str, Any]]):
     # Shape only: the accepted currencies and the largest top-up are the service's rules.
     currency = serializers.RegexField(r"^[A-Z]{3}$", default="ZMW")
     description = serializers.CharField(max_length=255, required=False, allow_blank=True)
+
+
+# --- operators --------------------------------------------------------------------------------
+
+
+class LimitSerializer(serializers.Serializer[Any]):
+    min = serializers.DecimalField(max_digits=16, decimal_places=2, allow_null=True)
+    max = serializers.DecimalField(max_digits=16, decimal_places=2, allow_null=True)
+    daily_cap = serializers.DecimalField(
+        max_digits=16,
+        decimal_places=2,
+        allow_null=True,
+        help_text="What one Lusaka day's payments of this kind may add up to (failed ones do not "
+        "count).",
+    )
+
+
+class LimitsSerializer(serializers.Serializer[Any]):
+    collection = LimitSerializer()
+    disbursement = LimitSerializer()
+    refund = LimitSerializer()
+
+
+class CapabilitiesSerializer(serializers.Serializer[Any]):
+    refunds = serializers.ChoiceField(choices=["none", "whole", "partial"])
+    balance = serializers.BooleanField()
+    kyc_name = serializers.BooleanField(help_text="Account lookups return the holder's name.")
+    max_amount = serializers.DecimalField(max_digits=16, decimal_places=2)
+    decimals = serializers.IntegerField()
+    ussd_code = serializers.CharField(
+        help_text="What a customer dials to approve when the prompt does not arrive."
+    )
+
+
+class HealthSerializer(serializers.Serializer[Any]):
+    state = serializers.ChoiceField(choices=Availability.choices)
+    reason = serializers.CharField(
+        help_text="ok, errors, failing, slow, breaker_open, breaker_probing, or ops: <reason>."
+    )
+    calls = serializers.IntegerField(help_text="Submissions in the window.")
+    success_rate = serializers.FloatField(allow_null=True)
+    latency_ms = serializers.FloatField(allow_null=True, help_text="Mean, of successful calls.")
+    override_expires_at = serializers.DateTimeField(allow_null=True)
+
+
+class OperationsHealthSerializer(serializers.Serializer[Any]):
+    collection = HealthSerializer()
+    disbursement = HealthSerializer()
+    refund = HealthSerializer()
+
+
+class OperatorSerializer(serializers.Serializer[Any]):
+    provider = serializers.ChoiceField(choices=Provider.choices)
+    name = serializers.CharField()
+    prefixes = serializers.ListField(child=serializers.CharField())
+    enabled = serializers.BooleanField()
+    allow_fallback = serializers.BooleanField()
+    limits = LimitsSerializer()
+    capabilities = CapabilitiesSerializer()
+    availability = OperationsHealthSerializer()

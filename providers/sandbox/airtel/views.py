@@ -427,9 +427,10 @@ def user(request: HttpRequest, msisdn: str) -> HttpResponse:
         raise AirtelError(503, {"error": "Service Unavailable"})
     if full == scenarios.NOT_REGISTERED or not nsn.isdigit() or len(nsn) != 9:
         raise _fail("DP02200000002", "User not found")
+    ported = full == scenarios.PORTED_IN
     data = {
-        "first_name": "Sand",
-        "last_name": "Box",
+        "first_name": "Ported" if ported else "Sand",
+        "last_name": "In" if ported else "Box",
         "msisdn": nsn,
         "grade": "SUBS",
         "is_barred": False,
