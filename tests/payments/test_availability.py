@@ -11,6 +11,7 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from audit.models import AuditLog
+from audit.services import SYSTEM
 from payments import availability
 from payments.models import Transaction
 from providers import breakers
@@ -35,7 +36,7 @@ def _calls(
     duration_ms: float = 120.0,
     age: timedelta | None = None,
 ) -> None:
-    payment = PaymentFactory(provider=provider)
+    payment = PaymentFactory.create(provider=provider)
     rows = Transaction.objects.bulk_create(
         Transaction(
             payment=payment,
@@ -126,12 +127,12 @@ def test_an_override_wins_until_it_expires_or_ends() -> None:
         state="OPERATIONAL",
         reason="MTN confirmed the errors are on their status page only",
         expires_at=None,
-        actor=availability.audit.SYSTEM,
+        actor=SYSTEM,
     )
     assert _state() == "OPERATIONAL"
     assert _state("disbursement") == "OPERATIONAL"
 
-    availability.end_override(override=override, actor=availability.audit.SYSTEM)
+    availability.end_override(override=override, actor=SYSTEM)
     assert _state() == "CLOSED"
 
     AvailabilityOverride.objects.create(
@@ -158,7 +159,7 @@ def test_an_operation_override_beats_one_for_every_operation() -> None:
             state=state,
             reason="maintenance window",
             expires_at=timezone.now() + timedelta(hours=1),
-            actor=availability.audit.SYSTEM,
+            actor=SYSTEM,
         )
 
     assert _state("disbursement", provider="zamtel") == "CLOSED"
@@ -239,7 +240,7 @@ def test_the_providers_endpoint_lists_each_operator_for_the_callers_tenant_and_m
 
 def test_another_tenants_configuration_is_not_shown(api) -> None:
     OperatorConfig.objects.create(
-        tenant=PaymentFactory().tenant, mode="test", provider="mtn", enabled=False
+        tenant=PaymentFactory.create().tenant, mode="test", provider="mtn", enabled=False
     )
 
     operators = api.get("/api/v1/providers").json()["data"]

@@ -9,6 +9,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from audit.models import AuditLog
+from audit.services import SYSTEM
 from payments import services
 from payments.models import Payment, Status
 from providers.base import FailureCode
@@ -169,11 +170,11 @@ def test_a_refund_goes_to_its_collections_operator_even_when_disabled_since(test
 
     tenant = test_key.api_key.tenant
     fund(tenant)
-    collected = PaymentFactory(tenant=tenant, provider="airtel", msisdn="260961234567")
+    collected = PaymentFactory.create(tenant=tenant, provider="airtel", msisdn="260961234567")
     services.transition_payment(payment=collected, status=Status.SUCCESSFUL)
     _configure(tenant, provider="airtel", enabled=False)
 
-    refund = services.create_refund(payment=collected, actor=services.audit.SYSTEM)
+    refund = services.create_refund(payment=collected, actor=SYSTEM)
 
     assert refund.provider == "airtel"
     assert refund.routing == {"predicted": "mtn", "chosen": "airtel", "reason": "refund_of"}
