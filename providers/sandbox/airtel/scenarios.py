@@ -19,6 +19,9 @@ are the MTN simulator's, in Airtel's codes; any other number succeeds, with a ca
 |               | TF DP00800001000                                                       |
 | 260960000012  | an MTN-prefixed number ported to Airtel: registered here, succeeds     |
 |               | (the MTN and Zamtel simulators do not know it)                         |
+
+KYC knows Airtel's own prefixes (097, 077, 057) and 260960000012 only: any other number is
+DP02200000002, user not found.
 """
 
 from __future__ import annotations
