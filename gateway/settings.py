@@ -352,6 +352,34 @@ PAYMENT_POLLER_INTERVAL_SECONDS: int = env.int("PAYMENT_POLLER_INTERVAL_SECONDS"
 PAYMENT_SUBMIT_MAX_ATTEMPTS: int = env.int("PAYMENT_SUBMIT_MAX_ATTEMPTS", default=6)
 # How long one process may hold a payment while it talks to the operator (seconds).
 PAYMENT_LEASE_SECONDS: int = env.int("PAYMENT_LEASE_SECONDS", default=120)
+# A payout or refund accepted while its operator was CLOSED waits, queued, at most this long
+# (then it fails `expired`, never sent); the poller asks every PAYMENT_QUEUE_RECHECK_SECONDS
+# whether the operator has recovered.
+PAYMENT_QUEUE_MAX_SECONDS: int = env.int("PAYMENT_QUEUE_MAX_SECONDS", default=86400)
+PAYMENT_QUEUE_RECHECK_SECONDS: int = env.int("PAYMENT_QUEUE_RECHECK_SECONDS", default=30)
+
+# --- Operator availability (payments.availability) ---------------------------------------------
+# Computed per operator, mode and operation from the submissions of the last WINDOW seconds:
+# CLOSED when the breaker is open or the success rate is below CLOSED_BELOW; DELAYED when it is
+# below DELAYED_BELOW, the mean latency of successful calls is above DELAYED_LATENCY_MS, or
+# the breaker is probing; else OPERATIONAL. Fewer than MIN_CALLS submissions say nothing.
+PROVIDER_AVAILABILITY_WINDOW_SECONDS: int = env.int(
+    "PROVIDER_AVAILABILITY_WINDOW_SECONDS", default=300
+)
+PROVIDER_AVAILABILITY_MIN_CALLS: int = env.int("PROVIDER_AVAILABILITY_MIN_CALLS", default=10)
+PROVIDER_AVAILABILITY_DELAYED_BELOW: float = env.float(
+    "PROVIDER_AVAILABILITY_DELAYED_BELOW", default=0.9
+)
+PROVIDER_AVAILABILITY_CLOSED_BELOW: float = env.float(
+    "PROVIDER_AVAILABILITY_CLOSED_BELOW", default=0.5
+)
+PROVIDER_AVAILABILITY_DELAYED_LATENCY_MS: int = env.int(
+    "PROVIDER_AVAILABILITY_DELAYED_LATENCY_MS", default=5000
+)
+# How long one computation is reused (seconds), in the shared cache.
+PROVIDER_AVAILABILITY_CACHE_SECONDS: int = env.int(
+    "PROVIDER_AVAILABILITY_CACHE_SECONDS", default=15
+)
 
 # Idempotency keys are kept this long after their request (the IETF draft asks servers to
 # publish it); 24 h by default, at most 72 h.

@@ -15,9 +15,10 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
 from gateway.errors import ValidationFailed
-from payments import errors, services
+from payments import availability, errors, routes, services
 from payments.ledger.models import Entry
 from payments.models import Payment, Status, Transaction
+from providers.models import AvailabilityOverride, OperatorConfig
 from tenants.admin import show_on_form, staff_actor
 from webhooks.models import InboundCallback
 
@@ -40,6 +41,7 @@ class TransactionInline(_ReadOnlyInline):
     verbose_name_plural = "Operator calls (timeline)"
     fields = (
         "created_at",
+        "provider",
         "operation",
         "method",
         "url",
@@ -230,6 +232,95 @@ class PaymentAdmin(admin.ModelAdmin[Payment]):
             return False
         messages.success(request, f"{settled} is now {settled.status}; the ledger follows.")
         return True
+
+
+@admin.register(OperatorConfig)
+class OperatorConfigAdmin(admin.ModelAdmin[OperatorConfig]):
+    """A tenant's use of an operator per mode. No row: enabled, no fallback, no limits.
+    Changes are audited and apply to payments created afterwards."""
+
+    list_display = ("tenant", "mode", "provider", "enabled", "allow_fallback", "updated_at")
+    list_filter = ("mode", "provider", "enabled", "allow_fallback")
+    search_fields = ("tenant__name", "tenant__slug")
+    list_select_related = ("tenant",)
+    autocomplete_fields = ("tenant",)
+    fieldsets = (
+        (None, {"fields": ("tenant", "mode", "provider", "enabled", "allow_fallback")}),
+        ("Collections", {"fields": ("collection_min", "collection_max", "collection_daily_cap")}),
+        (
+            "Payouts",
+            {"fields": ("disbursement_min", "disbursement_max", "disbursement_daily_cap")},
+        ),
+        ("Refunds", {"fields": ("refund_min", "refund_max", "refund_daily_cap")}),
+    )
+
+    def save_model(
+        self,
+        request: HttpRequest,
+        obj: OperatorConfig,
+        form: forms.ModelForm[OperatorConfig],
+        change: bool,
+    ) -> None:
+        routes.save_operator_config(config=obj, actor=staff_actor(request))
+
+    def delete_model(self, request: HttpRequest, obj: OperatorConfig) -> None:
+        routes.delete_operator_config(config=obj, actor=staff_actor(request))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[OperatorConfig]) -> None:
+        for config in queryset:
+            routes.delete_operator_config(config=config, actor=staff_actor(request))
+
+
+@admin.register(AvailabilityOverride)
+class AvailabilityOverrideAdmin(admin.ModelAdmin[AvailabilityOverride]):
+    """Ops' word on an operator's availability: it wins over the computed state until it
+    expires or is ended (never edited; each override and its end are audited)."""
+
+    list_display = (
+        "provider",
+        "mode",
+        "operation",
+        "state",
+        "reason",
+        "expires_at",
+        "ended_at",
+        "created_by",
+        "created_at",
+    )
+    list_filter = ("provider", "mode", "state")
+    fields = ("provider", "mode", "operation", "state", "reason", "expires_at")
+    actions = ("end_overrides",)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return obj is None and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(
+        self,
+        request: HttpRequest,
+        obj: AvailabilityOverride,
+        form: forms.ModelForm[AvailabilityOverride],
+        change: bool,
+    ) -> None:
+        saved = availability.set_override(
+            provider=obj.provider,
+            mode=obj.mode,
+            operation=obj.operation,
+            state=obj.state,
+            reason=obj.reason,
+            expires_at=obj.expires_at,
+            actor=staff_actor(request),
+            user_id=request.user.pk,
+        )
+        obj.pk = saved.pk
+
+    @admin.action(description="End the selected overrides now")
+    def end_overrides(self, request: HttpRequest, queryset: QuerySet[AvailabilityOverride]) -> None:
+        for override in queryset:
+            availability.end_override(override=override, actor=staff_actor(request))
+        messages.info(request, "Ended; the computed availability applies again.")
 
 
 # The ledger's admin lives with the ledger; importing it here registers it.

@@ -12,8 +12,9 @@ Jobs are deferred by task name (`payments.jobs` imports this module, never the r
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -27,13 +28,12 @@ from procrastinate.exceptions import AlreadyEnqueued
 from audit import services as audit
 from gateway import context
 from gateway.db import ensure_outside_transaction
-from payments import errors, hooks
+from payments import availability, errors, hooks, routes
 from payments.ledger import services as ledger
 from payments.ledger.models import Entry, EntryKind
 from payments.models import FINAL_STATUSES, Flow, Payment, Status, Transaction
-from providers import registry, routing
+from providers import registry
 from providers.base import (
-    Capabilities,
     FailureCode,
     Operation,
     Outcome,
@@ -47,6 +47,7 @@ from providers.base import (
     RefundSupport,
     RetryableError,
 )
+from providers.models import OperatorConfig
 from tenants.models import Mode, Tenant
 
 logger = logging.getLogger(__name__)
@@ -82,22 +83,49 @@ def create_payment(
 
     Raises `DuplicateExternalId` when the tenant has a payment with this external_id, and the
     creation rules' errors. Payouts and refunds reserve their amount and fee, or are refused.
+    The tenant's operator configuration decides the operator and its limits (payments.routes);
+    a payout or refund to a CLOSED operator is accepted but queued, not sent.
     """
+    route = routes.route_payment(
+        tenant=tenant,
+        mode=mode,
+        flow=flow,
+        msisdn=msisdn,
+        amount=amount,
+        provider=provider,
+        refund_of=refund_of,
+    )
+    # A customer waits on a collection's prompt: only money leaving can wait for its operator.
+    queued = flow != Flow.COLLECTION and availability.is_closed(
+        provider=route.provider, mode=mode, operation=flow
+    )
+    insert = functools.partial(
+        _insert_payment,
+        tenant=tenant,
+        mode=mode,
+        flow=flow,
+        amount=amount,
+        currency=currency,
+        msisdn=msisdn,
+        external_id=external_id,
+        actor=actor,
+        provider=route.provider,
+        description=description,
+        metadata=metadata,
+        refund_of=refund_of,
+        routing=route.routing,
+        queued=queued,
+    )
     try:
-        return _insert_payment(
-            tenant=tenant,
-            mode=mode,
-            flow=flow,
-            amount=amount,
-            currency=currency,
-            msisdn=msisdn,
-            external_id=external_id,
-            actor=actor,
-            provider=provider,
-            description=description,
-            metadata=metadata,
-            refund_of=refund_of,
-        )
+        cap = route.limits.daily_cap
+        if cap is None:
+            return insert()
+        # The cap's count and the payment commit together, or neither does.
+        with transaction.atomic():
+            cap_day = routes.consume_daily_cap(
+                tenant=tenant, mode=mode, provider=route.provider, flow=flow, amount=amount, cap=cap
+            )
+            return insert(cap_day=cap_day)
     except IntegrityError as exc:
         # The block's savepoint rolled back, so the surrounding transaction is usable: look up
         # the payment that holds the external_id (a concurrent insert waited for its commit).
@@ -126,19 +154,17 @@ def _insert_payment(
     msisdn: str,
     external_id: str,
     actor: audit.Actor,
-    provider: Provider | None,
+    provider: Provider,
     description: str,
     metadata: dict[str, Any] | None,
     refund_of: Payment | None,
+    routing: dict[str, str | None],
+    queued: bool,
+    cap_day: date | None = None,
 ) -> Payment:
     _check_creation_rules(amount=amount, currency=currency)
-    routed = routing.route_msisdn(msisdn)
-    if provider is not None and provider != routed:
-        raise errors.ProviderMismatch(
-            f"{msisdn} belongs to {Provider(routed).label}, not {Provider(provider).label}."
-        )
-    registry.require_adapter(routed)
-    _check_capabilities(registry.capabilities(routed), amount=amount)
+    routed = provider  # chosen and checked by payments.routes
+    routes.check_capabilities(registry.capabilities(routed), amount=amount)
     now = timezone.now()
     payment = Payment(
         tenant=tenant,
@@ -157,7 +183,15 @@ def _insert_payment(
         # A safety net: if the submission job is lost (a worker killed mid-job), the poller
         # submits again once this passes, with the same reference.
         next_poll_at=now + timedelta(seconds=settings.PAYMENT_LEASE_SECONDS),
+        routing=routing,
+        cap_day=cap_day,
     )
+    if queued:
+        # Its window starts when it leaves the queue; until then the poller asks, now and
+        # then, whether the operator has recovered.
+        payment.queued_at = now
+        payment.expires_at = now + timedelta(seconds=settings.PAYMENT_QUEUE_MAX_SECONDS)
+        payment.next_poll_at = now + timedelta(seconds=settings.PAYMENT_QUEUE_RECHECK_SECONDS)
     # The tenant and the refunded payment are rows in hand: validating them would only
     # SELECT them again. A duplicate external_id is the unique constraint's to refuse.
     payment.full_clean(
@@ -190,19 +224,6 @@ def _check_creation_rules(*, amount: Decimal, currency: str) -> None:
         raise errors.invalid_field("amount", f"Ensure this value is at most {maximum}.")
     if amount <= 0 or amount != amount.quantize(Decimal("0.01")):
         raise errors.invalid_field("amount", "An amount is positive, with at most 2 decimals.")
-
-
-def _check_capabilities(capabilities: Capabilities, *, amount: Decimal) -> None:
-    """What the payment's operator takes (declared by its adapter)."""
-    if amount > capabilities.max_amount:
-        raise errors.invalid_field(
-            "amount", f"Ensure this value is at most {capabilities.max_amount} for this operator."
-        )
-    step = Decimal(1).scaleb(-capabilities.decimals)
-    if amount != amount.quantize(step):
-        raise errors.invalid_field(
-            "amount", f"This operator takes at most {capabilities.decimals} decimals."
-        )
 
 
 @transaction.atomic
@@ -321,6 +342,12 @@ def submit_payment(*, payment_id: int) -> Payment:
     if payment.submitted_at is not None:
         _release(payment_id)
         return payment  # already sent: from here the poller decides
+    if payment.queued_at is not None and not _leave_queue(payment):
+        return Payment.objects.get(pk=payment_id)  # still queued, or cancelled meanwhile
+    if payment.routing.get("reason") == routes.Reason.LOOKUP_PENDING:
+        payment = _route_by_lookup(payment)
+        if payment.is_final:
+            return payment
     adapter = registry.get_adapter(payment.provider, payment.mode)
     instruction = instruction_for(payment)
     send = {
@@ -380,6 +407,156 @@ def submit_payment(*, payment_id: int) -> Payment:
         payment.submit_attempts += 1
         apply_provider_result(payment=payment, result=result, first_poll=True)
     return payment
+
+
+def _leave_queue(payment: Payment) -> bool:
+    """Whether a queued payment may go now: its operator is no longer CLOSED, and this
+    conditional UPDATE took it out of the queue. A cancel races this very UPDATE (both need
+    the row, PENDING and queued), so exactly one of the two wins. The caller holds the lease."""
+    now = timezone.now()
+    if availability.is_closed(provider=payment.provider, mode=payment.mode, operation=payment.flow):
+        recheck = now + timedelta(seconds=settings.PAYMENT_QUEUE_RECHECK_SECONDS)
+        Payment.objects.filter(pk=payment.pk, status=Status.PENDING).update(
+            next_poll_at=min(recheck, payment.expires_at), busy_until=None, lease_holder=""
+        )
+        return False
+    released = Payment.objects.filter(
+        pk=payment.pk, status=Status.PENDING, queued_at__isnull=False
+    ).update(
+        queued_at=None,
+        expires_at=now + timedelta(seconds=settings.PAYMENT_EXPIRY_SECONDS),
+        next_poll_at=now + timedelta(seconds=settings.PAYMENT_LEASE_SECONDS),
+        updated_at=now,
+    )
+    if not released:
+        return False  # cancelled first: final, and transition_payment freed the lease
+    payment.refresh_from_db(fields=["queued_at", "expires_at", "next_poll_at", "updated_at"])
+    logger.info("payment left the queue", extra=_log_context(payment))
+    return True
+
+
+def _route_by_lookup(payment: Payment) -> Payment:
+    """Fallback, before anything is sent: when the predicted operator says the number is not
+    registered, the tenant's other enabled operators' account lookups choose the route.
+
+    Runs in the submit job, under the payment's lease and outside any transaction (the lookups
+    are operator calls), before the first submission: nothing has been sent yet, so moving the
+    payment cannot leave a request behind at the first operator. Only collections get here
+    (payments.routes): a payout's reservation is already booked against its operator's float.
+    """
+    predicted = Provider(payment.provider)
+    configs = routes.operator_configs(tenant_id=payment.tenant_id, mode=payment.mode)
+    exchanges: list[tuple[Provider, list[ProviderCall], str]] = []
+    lookups: dict[str, str] = {}
+
+    def registered(provider: Provider) -> bool | None:
+        try:
+            holder = registry.get_adapter(provider, payment.mode).account_holder(payment.msisdn)
+        except ProviderError as exc:
+            exchanges.append((provider, exc.calls, exc.kind))
+            lookups[provider] = "unavailable"
+            return None
+        lookups[provider] = "registered" if holder.active else "not_registered"
+        exchanges.append((provider, holder.calls, lookups[provider]))
+        return holder.active
+
+    chosen: Provider | None = predicted
+    known = registered(predicted)
+    if known is None:
+        reason = routes.Reason.LOOKUP_FAILED  # no answer is no verdict: send as predicted
+    elif known:
+        reason = routes.Reason.REGISTERED
+    else:
+        reason, chosen = routes.Reason.NOT_REGISTERED, None
+        for candidate in routes.fallback_candidates(
+            configs=configs, predicted=predicted, amount=payment.amount
+        ):
+            if registered(candidate):
+                reason, chosen = routes.Reason.FALLBACK, candidate
+                break
+    with transaction.atomic(durable=True):
+        payment = _locked(payment.pk)
+        for provider, calls, outcome in exchanges:
+            _record(payment, calls, outcome, provider=provider)
+        payment.routing = {
+            **payment.routing,
+            "chosen": chosen.value if chosen else None,
+            "reason": reason,
+            "lookups": lookups,
+        }
+        if payment.is_final or payment.submitted_at is not None:
+            return payment  # not under our lease after all: never move what may have been sent
+        if chosen is None:
+            payment.save(update_fields=["routing", "updated_at"])
+            transition_payment(
+                payment=payment,
+                status=Status.FAILED,
+                failure_code=FailureCode.PAYER_NOT_FOUND,
+                failure_message="No enabled operator has a wallet with this number.",
+            )
+            return payment
+        if chosen != predicted:
+            _move_to_operator(payment, chosen=chosen, configs=configs)
+        if not payment.is_final:
+            payment.save(update_fields=["routing", "provider", "fee", "cap_day", "updated_at"])
+    return payment
+
+
+def _move_to_operator(
+    payment: Payment, *, chosen: Provider, configs: dict[str, OperatorConfig]
+) -> None:
+    """The fee and the daily-cap count follow the payment to its new operator. The caller
+    holds the row lock; a cap the new operator cannot fit fails the payment `limit_exceeded`."""
+    previous = payment.provider
+    payment.provider = chosen
+    payment.fee = ledger.fee_for(
+        tenant=payment.tenant, provider=chosen, flow=payment.flow, amount=payment.amount
+    )
+    if payment.cap_day is not None:
+        routes.release_usage(payment, provider=previous)
+        payment.cap_day = None
+    config = configs.get(chosen)
+    cap = config.limits(payment.flow).daily_cap if config else None
+    if cap is None:
+        return
+    try:
+        with transaction.atomic():
+            payment.cap_day = routes.consume_daily_cap(
+                tenant=payment.tenant,
+                mode=payment.mode,
+                provider=chosen,
+                flow=payment.flow,
+                amount=payment.amount,
+                cap=cap,
+            )
+    except errors.DailyCapExceeded as exc:
+        payment.save(update_fields=["routing", "provider", "fee", "cap_day", "updated_at"])
+        transition_payment(
+            payment=payment,
+            status=Status.FAILED,
+            failure_code=FailureCode.LIMIT_EXCEEDED,
+            failure_message=exc.detail,
+        )
+
+
+@transaction.atomic  # may nest in the idempotency middleware's transaction
+def cancel_payment(*, payment: Payment, actor: audit.Actor) -> Payment:
+    """Cancel a payment still queued for its operator: FAILED `cancelled`, its reservation
+    released, nothing ever sent. Raises PaymentNotCancellable for any other payment."""
+    locked = Payment.objects.select_for_update().get(pk=payment.pk)
+    if locked.is_final or locked.queued_at is None or locked.submitted_at is not None:
+        state = locked.status if locked.is_final else "already handed to its operator"
+        raise errors.PaymentNotCancellable(
+            f"{locked.public_id} is {state}: only a queued payment can be cancelled."
+        )
+    transition_payment(
+        payment=locked,
+        status=Status.FAILED,
+        failure_code=FailureCode.CANCELLED,
+        failure_message="Cancelled while queued; never sent to the operator.",
+        actor=actor,
+    )
+    return locked
 
 
 def refresh_payment(*, payment_id: int, scheduled: bool = True) -> Payment:
@@ -752,10 +929,14 @@ def _save_progress(
     payment.save(update_fields=fields)
 
 
-def _record(payment: Payment, calls: list[ProviderCall], outcome: str) -> None:
+def _record(
+    payment: Payment, calls: list[ProviderCall], outcome: str, *, provider: str | None = None
+) -> None:
     Transaction.objects.bulk_create(
         Transaction(
             payment=payment,
+            provider=provider or payment.provider,
+            mode=payment.mode,
             operation=call.operation,
             method=call.method,
             url=call.url,

@@ -44,6 +44,7 @@ class FailureCode(models.TextChoices):
     INVALID_MSISDN = "invalid_msisdn"
     PROVIDER_ERROR = "provider_error"
     PROVIDER_UNAVAILABLE = "provider_unavailable"
+    CANCELLED = "cancelled"  # by the merchant, while queued: it never reached the operator
 
 
 class Outcome(enum.StrEnum):
@@ -117,6 +118,8 @@ class AccountHolder:
     active: bool
     given_name: str | None = None
     family_name: str | None = None
+    # The exchanges of the lookup, for a payment's timeline when it decides a route.
+    calls: list[ProviderCall] = field(default_factory=list, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

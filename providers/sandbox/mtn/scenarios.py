@@ -20,10 +20,13 @@ refund; a refund's payee is the original request's payer):
 | 260960000010  | SUCCESSFUL, the callback is delivered twice                           |
 | 260960000011  | the callback says SUCCESSFUL, while the status GET says PENDING until |
 |               | twice the delay, then FAILED, INTERNAL_PROCESSING_ERROR               |
+| 260960000012  | ported out to Airtel: unknown here, like …001 (the Airtel simulator   |
+|               | knows it; the Zamtel one does not)                                    |
 
-Account holders: 260960000001 is not found (`active` false, `basicuserinfo` 404, consent
-`unknown_user_id`), 260960000002 declines consent (`access_denied`) and 260960000009 answers
-503; MTN's sandbox numbers follow §1.8's last column (46733123451, NotActive, also declines).
+Account holders: 260960000001 and 260960000012 (ported) are not found (`active` false,
+`basicuserinfo` 404, consent `unknown_user_id`), 260960000002 declines consent
+(`access_denied`) and 260960000009 answers 503; MTN's sandbox numbers follow §1.8's last
+column (46733123451, NotActive, also declines).
 
 Request to withdraw, pre-approval, invoice and the v2 payment pick their scenario by payer, as
 a request to pay does; a cash transfer by payee, as a transfer does.
@@ -112,6 +115,7 @@ def _gateway(not_found_reason: str) -> dict[str, Scenario]:
             callback_status=MtnStatus.SUCCESSFUL,
             timing=Timing.LATE,
         ),
+        "12": _failed("ported_out", not_found_reason),
     }
     return {GATEWAY_PREFIX + suffix: scenario for suffix, scenario in numbers.items()}
 
@@ -189,9 +193,13 @@ REFUND_SCENARIOS = {
 REFUND_ORIGINAL_NOT_FOUND = _failed("refund_original_not_found", "TRANSACTION_NOT_FOUND")
 REFUND_NOT_ALLOWED = _failed("refund_not_allowed", "NOT_ALLOWED")
 
+# An MTN-prefixed number whose wallet is at Airtel (the same number in all three simulators).
+PORTED_TO_AIRTEL = GATEWAY_PREFIX + "12"
+
 HOLDERS = {
     GATEWAY_PREFIX + "01": Holder(found=False, active=False),
     GATEWAY_PREFIX + "02": Holder(consents=False),
+    PORTED_TO_AIRTEL: Holder(found=False, active=False),
     GATEWAY_PREFIX + "09": Holder(error=errors.ServiceUnavailable),
     MTN_PREFIX + "0": Holder(found=False, active=False),  # NotFound
     MTN_PREFIX + "1": Holder(active=False, consents=False),  # NotActive
