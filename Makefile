@@ -23,6 +23,14 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt $(VENV)/.runtime
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
+# Third-party Node MTN clients the simulator's tests run (pinned by their package-lock.json).
+# Node itself comes from Debian (.ci/run installs it); without it the install fails loudly.
+NODE_CLIENTS := tests/providers/sandbox/node
+$(NODE_CLIENTS)/node_modules/.installed: $(NODE_CLIENTS)/package.json $(NODE_CLIENTS)/package-lock.json
+	@command -v npm >/dev/null || { echo "node and npm are needed (apt-get install nodejs npm)" >&2; exit 1; }
+	cd $(NODE_CLIENTS) && npm ci --no-audit --no-fund --silent
+	touch $@
+
 # Operators (and the built-in simulator) call back to this address.
 export PUBLIC_BASE_URL ?= http://$(CURL_HOST):$(PORT)
 export VAR_DIR ?= $(CURDIR)/var
@@ -34,14 +42,16 @@ run: $(VENV)/.runtime
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py backfill_ledger
 	$(PY) manage.py demo_tenant --base-url http://$(CURL_HOST):$(PORT)
+	$(PY) manage.py mtn_sandbox_credentials --base-url http://$(CURL_HOST):$(PORT)
 	HOST=$(HOST) GATEWAY_PORT=$(PORT) WORKER_PROCESSES=$(WORKER_PROCESSES) \
-	  VENV_BIN=$(CURDIR)/$(VENV)/bin exec $(VENV)/bin/supervisord -c deploy/supervisord.conf
+	  VENV_BIN=$(CURDIR)/$(VENV)/bin \
+	  exec $(PY) deploy/foreground.py $(VENV)/bin/supervisord -c deploy/supervisord.conf
 
 # Without DATABASE_URL the suite starts the embedded PostgreSQL; it is stopped again afterwards
 # (pass or fail) unless it was already running before, e.g. for `make run`.
-test: $(VENV)/.dev
+test: $(VENV)/.dev $(NODE_CLIENTS)/node_modules/.installed
 	@running=$$(test -n "$$DATABASE_URL" -o -f "$(VAR_DIR)/pgdata/postmaster.pid" && echo yes); \
-	$(PY) -m pytest $(PYTEST_ARGS); status=$$?; \
+	$(PY) -m pytest --basetemp="$(VAR_DIR)/pytest" $(PYTEST_ARGS); status=$$?; \
 	if [ -z "$$running" ]; then $(MAKE) --no-print-directory stop; fi; \
 	exit $$status
 

@@ -352,6 +352,34 @@ PAYMENT_POLLER_INTERVAL_SECONDS: int = env.int("PAYMENT_POLLER_INTERVAL_SECONDS"
 PAYMENT_SUBMIT_MAX_ATTEMPTS: int = env.int("PAYMENT_SUBMIT_MAX_ATTEMPTS", default=6)
 # How long one process may hold a payment while it talks to the operator (seconds).
 PAYMENT_LEASE_SECONDS: int = env.int("PAYMENT_LEASE_SECONDS", default=120)
+# A payout or refund accepted while its operator was CLOSED waits, queued, at most this long
+# (then it fails `expired`, never sent); the poller asks every PAYMENT_QUEUE_RECHECK_SECONDS
+# whether the operator has recovered.
+PAYMENT_QUEUE_MAX_SECONDS: int = env.int("PAYMENT_QUEUE_MAX_SECONDS", default=86400)
+PAYMENT_QUEUE_RECHECK_SECONDS: int = env.int("PAYMENT_QUEUE_RECHECK_SECONDS", default=30)
+
+# --- Operator availability (payments.availability) ---------------------------------------------
+# Computed per operator, mode and operation from the submissions of the last WINDOW seconds:
+# CLOSED when the breaker is open or the success rate is below CLOSED_BELOW; DELAYED when it is
+# below DELAYED_BELOW, the mean latency of successful calls is above DELAYED_LATENCY_MS, or
+# the breaker is probing; else OPERATIONAL. Fewer than MIN_CALLS submissions say nothing.
+PROVIDER_AVAILABILITY_WINDOW_SECONDS: int = env.int(
+    "PROVIDER_AVAILABILITY_WINDOW_SECONDS", default=300
+)
+PROVIDER_AVAILABILITY_MIN_CALLS: int = env.int("PROVIDER_AVAILABILITY_MIN_CALLS", default=10)
+PROVIDER_AVAILABILITY_DELAYED_BELOW: float = env.float(
+    "PROVIDER_AVAILABILITY_DELAYED_BELOW", default=0.9
+)
+PROVIDER_AVAILABILITY_CLOSED_BELOW: float = env.float(
+    "PROVIDER_AVAILABILITY_CLOSED_BELOW", default=0.5
+)
+PROVIDER_AVAILABILITY_DELAYED_LATENCY_MS: int = env.int(
+    "PROVIDER_AVAILABILITY_DELAYED_LATENCY_MS", default=5000
+)
+# How long one computation is reused (seconds), in the shared cache.
+PROVIDER_AVAILABILITY_CACHE_SECONDS: int = env.int(
+    "PROVIDER_AVAILABILITY_CACHE_SECONDS", default=15
+)
 
 # Idempotency keys are kept this long after their request (the IETF draft asks servers to
 # publish it); 24 h by default, at most 72 h.
@@ -372,7 +400,8 @@ PUBLIC_BASE_URL: str = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000
 # MTN MoMo, one set of credentials per mode. Test mode talks to the built-in simulator by
 # default (credentials derived from SECRET_KEY, which the simulator knows as pre-provisioned);
 # point MTN_TEST_* at MTN's real sandbox, or MTN_LIVE_* at production, to change that.
-_MTN_DEV_USER = str(uuid.uuid5(uuid.NAMESPACE_URL, _derived("mtn-api-user")))
+# A version-4 UUID, as MTN's API user ids are (clients such as mtn-momo refuse any other).
+_MTN_DEV_USER = str(uuid.UUID(bytes=bytes.fromhex(_derived("mtn-api-user")), version=4))
 MTN: dict[str, dict[str, str]] = operator_settings.per_mode(
     env,
     "MTN",
@@ -511,14 +540,27 @@ if WEBHOOK_ENDPOINT_CONCURRENCY < 1:
 # --- The MTN simulator (providers/sandbox/mtn), served under /sandbox/mtn/ -----------------
 # BEGIN simulator settings (owned by the simulator's code)
 MTN_SIMULATOR_ENABLED: bool = env.bool("MTN_SIMULATOR_ENABLED", default=not PRODUCTION)
-# Subscription keys the simulator accepts (like keys issued by MTN's developer portal).
+# Each product's subscription key, "product:key" (collection, disbursement, remittance), like
+# the keys of MTN's developer portal: 32 hex characters, and a key opens only its own
+# product's paths. `manage.py mtn_sandbox_credentials` prints them.
 MTN_SIMULATOR_SUBSCRIPTION_KEYS: list[str] = env.list(
     "MTN_SIMULATOR_SUBSCRIPTION_KEYS",
     default=[
-        MTN["test"]["COLLECTION_SUBSCRIPTION_KEY"],
-        MTN["test"]["DISBURSEMENT_SUBSCRIPTION_KEY"],
+        f"collection:{MTN['test']['COLLECTION_SUBSCRIPTION_KEY']}",
+        f"disbursement:{MTN['test']['DISBURSEMENT_SUBSCRIPTION_KEY']}",
+        f"remittance:{_derived('mtn-remittance-subscription')}",
     ],
 )
+# MTN's sandbox answers a token request that has a body ({}, null, a grant_type) normally;
+# true refuses it with 400, as MTN's common-errors page says.
+MTN_SIMULATOR_STRICT_TOKEN_BODY: bool = env.bool("MTN_SIMULATOR_STRICT_TOKEN_BODY", default=False)
+# Seconds between the tries of an undelivered callback (timeout, error or non-2xx answer):
+# MTN's published schedule, 20 retries 1 s apart then 30 at 2 min (its hourly phase dropped).
+MTN_SIMULATOR_CALLBACK_RETRY_SECONDS: list[float] = [
+    float(seconds)
+    for seconds in env.list("MTN_SIMULATOR_CALLBACK_RETRY_SECONDS", default=[1] * 20 + [120] * 30)
+    if str(seconds).strip()
+]
 # API users that exist without sandbox provisioning ("user-uuid:api-key"), like production
 # credentials from MTN's partner portal; their callback host is MTN_TEST_CALLBACK_HOST.
 MTN_SIMULATOR_USERS: list[str] = env.list(

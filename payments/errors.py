@@ -10,10 +10,27 @@ class DuplicateExternalId(GatewayError):
     retryable = False
 
 
-class ProviderMismatch(GatewayError):
-    status = 400
-    code = "provider_mismatch"
-    title = "The number does not belong to the requested provider"
+class OperatorDisabled(GatewayError):
+    # 422: the request is well-formed, but this account's configuration (per mode, set by
+    # ops) does not use the operator; another operator, or enabling it, would succeed.
+    status = 422
+    code = "operator_disabled"
+    title = "This operator is disabled for this account"
+    retryable = False
+
+
+class DailyCapExceeded(GatewayError):
+    # Retryable: the cap is per Lusaka day, and failed payments stop counting against it.
+    status = 422
+    code = "daily_cap_exceeded"
+    title = "This payment would pass the account's daily cap for the operator"
+    retryable = True
+
+
+class PaymentNotCancellable(GatewayError):
+    status = 409
+    code = "payment_not_cancellable"
+    title = "Only a queued payment, not yet sent to its operator, can be cancelled"
     retryable = False
 
 
@@ -42,6 +59,13 @@ class RefundExceedsPayment(GatewayError):
     status = 422
     code = "refund_exceeds_payment"
     title = "The refund is larger than what is left to refund"
+    retryable = False
+
+
+class PaymentNotUnderReview(GatewayError):
+    status = 409
+    code = "payment_not_under_review"
+    title = "The payment is not waiting for a manual review"
     retryable = False
 
 

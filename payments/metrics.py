@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 from django.db import DatabaseError
-from django.db.models import Count, Min
+from django.db.models import Count, Min, Q
 from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -27,6 +27,7 @@ _NAMES = (
     "gateway_payments_pending",
     "gateway_payment_oldest_pending_seconds",
     "gateway_payments_completed_recently",
+    "gateway_payments_needing_review",
     "gateway_jobs",
     "gateway_circuit_breaker_open",
 )
@@ -57,18 +58,24 @@ class PaymentsCollector(Collector):
         )
         oldest = GaugeMetricFamily(
             "gateway_payment_oldest_pending_seconds",
-            "Age of the oldest pending payment",
+            "Age of the oldest pending payment (not counting those under manual review)",
             labels=["provider", "mode"],
         )
         rows = (
             Payment.objects.filter(status=Status.PENDING)
             .values("provider", "mode")
-            .annotate(count=Count("id"), oldest=Min("created_at"))
+            # Those waiting for ops are left out of the oldest: they wait by design, and would
+            # otherwise keep an expiry alert firing (gateway_payments_needing_review counts them).
+            .annotate(
+                count=Count("id"),
+                oldest=Min("created_at", filter=Q(review_flagged_at__isnull=True)),
+            )
         )
         for row in rows:
             labels = [row["provider"], row["mode"]]
             pending.add_metric(labels, row["count"])
-            oldest.add_metric(labels, (now - row["oldest"]).total_seconds())
+            if row["oldest"] is not None:
+                oldest.add_metric(labels, (now - row["oldest"]).total_seconds())
         recent = GaugeMetricFamily(
             "gateway_payments_completed_recently",
             "Payments that reached a final status in the last 15 minutes",
@@ -82,7 +89,21 @@ class PaymentsCollector(Collector):
         for done in finished:
             labels = [done["provider"], done["mode"], done["status"], done["failure_code"]]
             recent.add_metric(labels, done["count"])
-        yield from (pending, oldest, recent)
+        review = GaugeMetricFamily(
+            "gateway_payments_needing_review",
+            "Pending payments only ops can settle (outcome unknown, no operator enquiry)",
+            labels=["provider", "mode", "flow"],
+        )
+        flagged = (
+            Payment.objects.filter(status=Status.PENDING, review_flagged_at__isnull=False)
+            .values("provider", "mode", "flow")
+            .annotate(count=Count("id"))
+        )
+        for waiting in flagged:
+            review.add_metric(
+                [waiting["provider"], waiting["mode"], waiting["flow"]], waiting["count"]
+            )
+        yield from (pending, oldest, recent, review)
 
     def _jobs(self) -> Iterator[GaugeMetricFamily]:
         from procrastinate.contrib.django.models import ProcrastinateJob

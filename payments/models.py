@@ -85,6 +85,18 @@ class Payment(models.Model):
     # takes over the lease of its own earlier, dead attempt instead of waiting for it to lapse.
     lease_holder = models.CharField(max_length=64, blank=True)
     expires_at = models.DateTimeField()
+    # Set when no answer from the operator can settle the payment any more: its outcome is
+    # unknown and the operator has no status enquiry for it (an Airtel refund). Expiry never
+    # fails such a payment (the money may have moved); ops resolve it (resolve_review).
+    review_flagged_at = models.DateTimeField(null=True, blank=True)
+    review_reason = models.CharField(max_length=255, blank=True)
+    # How the operator was chosen: {"predicted", "chosen", "reason"} (payments.routing).
+    routing = models.JSONField(default=dict, blank=True)
+    # Accepted while its operator was CLOSED: held back, not sent, until the operator recovers
+    # (or the merchant cancels it). Cleared by the one conditional UPDATE that releases it.
+    queued_at = models.DateTimeField(null=True, blank=True)
+    # The Lusaka day whose daily cap this payment counts against; None when no cap applied.
+    cap_day = models.DateField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     completed_at = models.DateTimeField(null=True, blank=True)
@@ -93,6 +105,7 @@ class Payment(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        permissions = [("resolve_review", "Can settle a payment under manual review")]
         constraints = [
             models.UniqueConstraint(
                 fields=["tenant", "mode", "external_id"], name="payment_external_id_uniq"
@@ -139,6 +152,12 @@ class Payment(models.Model):
                 condition=Q(status=Status.PENDING),
                 name="payment_due_poll_idx",
             ),
+            # The review queue (admin filter, metrics): the few payments waiting on ops.
+            models.Index(
+                fields=["review_flagged_at"],
+                condition=Q(status=Status.PENDING, review_flagged_at__isnull=False),
+                name="payment_review_queue_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -147,6 +166,20 @@ class Payment(models.Model):
     @property
     def is_final(self) -> bool:
         return self.status in FINAL_STATUSES
+
+    @property
+    def needs_review(self) -> bool:
+        return self.status == Status.PENDING and self.review_flagged_at is not None
+
+    @property
+    def next_action(self) -> str | None:
+        """What the payment waits for, when it is not the operator: "manual_review" (ops
+        must settle it) or "queued" (held back until its operator recovers)."""
+        if self.needs_review:
+            return "manual_review"
+        if self.queued_at is not None and not self.is_final:
+            return "queued"
+        return None
 
     @property
     def net(self) -> Decimal:
@@ -160,6 +193,9 @@ class Transaction(models.Model):
     """One call to the operator for a payment: the payment's timeline, secrets removed."""
 
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="provider_calls")
+    # The operator called: the payment's, or another one asked about the number (fallback).
+    provider = models.CharField(max_length=8, choices=Provider.choices, blank=True)
+    mode = models.CharField(max_length=4, choices=Mode.choices, blank=True)
     operation = models.CharField(max_length=32)
     method = models.CharField(max_length=8)
     url = models.TextField()
@@ -175,7 +211,14 @@ class Transaction(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
-        indexes = [models.Index(fields=["payment", "created_at"], name="transaction_timeline_idx")]
+        indexes = [
+            models.Index(fields=["payment", "created_at"], name="transaction_timeline_idx"),
+            # Availability: an operator's recent submissions (providers.availability).
+            models.Index(
+                fields=["provider", "mode", "operation", "created_at"],
+                name="transaction_recent_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.operation} {self.status_code or self.error}"

@@ -1,15 +1,16 @@
 from __future__ import annotations
 
-import dataclasses
 from datetime import datetime
+from typing import Any
 
 from django.db.models import QuerySet
 
 from gateway.db import unique_or_none
-from payments import errors
+from payments import availability, errors, routes
 from payments.models import Payment
 from providers import registry, routing
 from providers.base import ProviderError
+from providers.models import OPERATIONS
 from tenants.models import Mode, Tenant
 
 
@@ -35,7 +36,13 @@ def get_account_holder(*, mode: Mode | str, msisdn: str) -> dict[str, object]:
         holder = registry.get_adapter(provider, mode).account_holder(msisdn)
     except ProviderError as exc:
         raise errors.OperatorUnavailable(exc.message) from exc
-    return {**dataclasses.asdict(holder), "provider": provider}
+    return {
+        "msisdn": holder.msisdn,
+        "active": holder.active,
+        "given_name": holder.given_name,
+        "family_name": holder.family_name,
+        "provider": provider,
+    }
 
 
 def list_payments(
@@ -64,3 +71,41 @@ def list_payments(
     if created_before is not None:
         payments = payments.filter(created_at__lt=created_before)
     return payments
+
+
+def list_operators(*, tenant: Tenant, mode: Mode | str) -> list[dict[str, Any]]:
+    """Each operator as the tenant uses it in this mode: its configuration (the defaults
+    where the tenant has none), what it can do, and its availability per operation."""
+    configs = routes.operator_configs(tenant_id=tenant.pk, mode=mode)
+    operators = []
+    for provider in registry.supported():
+        config = configs.get(provider)
+        health = availability.get_availability(provider=provider, mode=mode)
+        limits = {
+            operation: (config.limits(operation) if config else routes.NO_LIMITS)
+            for operation in OPERATIONS
+        }
+        operators.append(
+            {
+                "provider": provider,
+                "name": provider.label,
+                "prefixes": sorted(
+                    f"0{prefix}" for prefix, owner in routing.PREFIXES.items() if owner == provider
+                ),
+                "enabled": config.enabled if config else True,
+                "allow_fallback": config.allow_fallback if config else False,
+                "limits": {
+                    operation: {
+                        "min": limit.min_amount,
+                        "max": limit.max_amount,
+                        "daily_cap": limit.daily_cap,
+                    }
+                    for operation, limit in limits.items()
+                },
+                "capabilities": registry.capabilities(provider).as_dict(),
+                "availability": {
+                    operation: health[operation].as_dict() for operation in OPERATIONS
+                },
+            }
+        )
+    return operators

@@ -6,11 +6,13 @@ from decimal import Decimal
 from typing import Any
 
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from payments.ledger.models import Entry, EntryKind, EntryPhase
 from payments.models import Flow, Payment, Status
 from providers.base import Provider
+from providers.models import Availability
 from providers.serializers import MsisdnField
 from tenants.models import Mode
 
@@ -75,12 +77,43 @@ class PaymentFilterSerializer(serializers.Serializer[dict[str, Any]]):
     created_before = serializers.DateTimeField(required=False)
 
 
+class RoutingSerializer(serializers.Serializer[Any]):
+    predicted = serializers.ChoiceField(
+        choices=Provider.choices, allow_null=True, help_text="The operator of the number's prefix."
+    )
+    chosen = serializers.ChoiceField(
+        choices=Provider.choices,
+        allow_null=True,
+        help_text="Where the payment goes (null: no enabled operator knows the number).",
+    )
+    reason = serializers.CharField(
+        help_text="prefix, explicit (the request named it), refund_of, lookup_pending (account "
+        "lookups decide before sending), registered, fallback (the predicted operator does not "
+        "know the number, the chosen one does), not_registered, lookup_failed."
+    )
+    lookups = serializers.DictField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="Each operator asked: registered, not_registered or unavailable.",
+    )
+
+
 class PaymentSerializer(serializers.ModelSerializer[Payment]):
     id = serializers.CharField(source="public_id")
     object = serializers.SerializerMethodField()
     provider_transaction_id = serializers.SerializerMethodField()
     failure_code = serializers.SerializerMethodField()
     failure_message = serializers.SerializerMethodField()
+    next_action = serializers.ChoiceField(
+        choices=["manual_review", "queued"],
+        read_only=True,
+        allow_null=True,
+        help_text="null, or what the PENDING payment waits for besides its operator. "
+        "manual_review: the operator cannot be asked this payment's outcome (its answer was "
+        "lost, e.g. an Airtel refund), so it stays PENDING until the gateway's operations team "
+        "settles it; it is never expired. queued: accepted while its operator was CLOSED; sent "
+        "when it recovers, or cancelled with POST …/cancel.",
+    )
     refund_of: serializers.SlugRelatedField[Payment] = serializers.SlugRelatedField(
         slug_field="public_id", read_only=True, allow_null=True
     )
@@ -97,6 +130,7 @@ class PaymentSerializer(serializers.ModelSerializer[Payment]):
         help_text="What the payment does to the available balance once SUCCESSFUL: a "
         "collection's amount - fee, or -(amount + fee) for a payout or refund.",
     )
+    routing = serializers.SerializerMethodField()
 
     class Meta:
         model = Payment
@@ -105,12 +139,14 @@ class PaymentSerializer(serializers.ModelSerializer[Payment]):
             "object",
             "flow",
             "status",
+            "next_action",
             "amount",
             "fee",
             "net",
             "currency",
             "msisdn",
             "provider",
+            "routing",
             "external_id",
             "description",
             "provider_reference",
@@ -128,6 +164,11 @@ class PaymentSerializer(serializers.ModelSerializer[Payment]):
 
     def get_object(self, payment: Payment) -> str:
         return "payment"
+
+    @extend_schema_field(RoutingSerializer(allow_null=True))
+    def get_routing(self, payment: Payment) -> dict[str, Any] | None:
+        # Null for payments made before routing was recorded.
+        return RoutingSerializer(payment.routing).data if payment.routing else None
 
     def get_provider_transaction_id(self, payment: Payment) -> str | None:
         return payment.provider_transaction_id or None
@@ -152,12 +193,14 @@ def payment_body(payment: Payment) -> dict[str, Any]:
         "object": "payment",
         "flow": str(payment.flow),
         "status": str(payment.status),
+        "next_action": payment.next_action,
         "amount": _money(payment.amount),
         "fee": _money(payment.fee),
         "net": _money(payment.net),
         "currency": payment.currency,
         "msisdn": payment.msisdn,
         "provider": str(payment.provider),
+        "routing": _routing(payment.routing),
         "external_id": payment.external_id,
         "description": payment.description,
         "provider_reference": str(payment.provider_reference),
@@ -174,6 +217,20 @@ def payment_body(payment: Payment) -> dict[str, Any]:
 
 
 _CENT = Decimal("0.01")
+
+
+def _routing(routing: dict[str, Any]) -> dict[str, Any] | None:
+    """RoutingSerializer's answer: null for payments made before routing was recorded."""
+    if not routing:
+        return None
+    body = {
+        "predicted": routing.get("predicted"),
+        "chosen": routing.get("chosen"),
+        "reason": str(routing["reason"]),
+    }
+    if "lookups" in routing:
+        body["lookups"] = {name: str(answer) for name, answer in routing["lookups"].items()}
+    return body
 
 
 def _money(amount: Decimal) -> str:
@@ -299,3 +356,63 @@ class TopUpCreateSerializer(serializers.Serializer[dict[str, Any]]):
     # Shape only: the accepted currencies and the largest top-up are the service's rules.
     currency = serializers.RegexField(r"^[A-Z]{3}$", default="ZMW")
     description = serializers.CharField(max_length=255, required=False, allow_blank=True)
+
+
+# --- operators --------------------------------------------------------------------------------
+
+
+class LimitSerializer(serializers.Serializer[Any]):
+    min = serializers.DecimalField(max_digits=16, decimal_places=2, allow_null=True)
+    max = serializers.DecimalField(max_digits=16, decimal_places=2, allow_null=True)
+    daily_cap = serializers.DecimalField(
+        max_digits=16,
+        decimal_places=2,
+        allow_null=True,
+        help_text="What one Lusaka day's payments of this kind may add up to (failed ones do not "
+        "count).",
+    )
+
+
+class LimitsSerializer(serializers.Serializer[Any]):
+    collection = LimitSerializer()
+    disbursement = LimitSerializer()
+    refund = LimitSerializer()
+
+
+class CapabilitiesSerializer(serializers.Serializer[Any]):
+    refunds = serializers.ChoiceField(choices=["none", "whole", "partial"])
+    balance = serializers.BooleanField()
+    kyc_name = serializers.BooleanField(help_text="Account lookups return the holder's name.")
+    max_amount = serializers.DecimalField(max_digits=16, decimal_places=2)
+    decimals = serializers.IntegerField()
+    ussd_code = serializers.CharField(
+        help_text="What a customer dials to approve when the prompt does not arrive."
+    )
+
+
+class HealthSerializer(serializers.Serializer[Any]):
+    state = serializers.ChoiceField(choices=Availability.choices)
+    reason = serializers.CharField(
+        help_text="ok, errors, failing, slow, breaker_open, breaker_probing, or ops: <reason>."
+    )
+    calls = serializers.IntegerField(help_text="Submissions in the window.")
+    success_rate = serializers.FloatField(allow_null=True)
+    latency_ms = serializers.FloatField(allow_null=True, help_text="Mean, of successful calls.")
+    override_expires_at = serializers.DateTimeField(allow_null=True)
+
+
+class OperationsHealthSerializer(serializers.Serializer[Any]):
+    collection = HealthSerializer()
+    disbursement = HealthSerializer()
+    refund = HealthSerializer()
+
+
+class OperatorSerializer(serializers.Serializer[Any]):
+    provider = serializers.ChoiceField(choices=Provider.choices)
+    name = serializers.CharField()
+    prefixes = serializers.ListField(child=serializers.CharField())
+    enabled = serializers.BooleanField()
+    allow_fallback = serializers.BooleanField()
+    limits = LimitsSerializer()
+    capabilities = CapabilitiesSerializer()
+    availability = OperationsHealthSerializer()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -29,13 +29,12 @@ from audit import services as audit
 from audit.models import AuditLog
 from gateway import context
 from gateway.db import ensure_outside_transaction
-from payments import errors, hooks
+from payments import availability, errors, hooks, routes
 from payments.ledger import services as ledger
 from payments.ledger.models import Entry, EntryKind
 from payments.models import FINAL_STATUSES, Flow, Payment, Status, Transaction
-from providers import registry, routing
+from providers import registry
 from providers.base import (
-    Capabilities,
     FailureCode,
     Operation,
     Outcome,
@@ -49,6 +48,7 @@ from providers.base import (
     RefundSupport,
     RetryableError,
 )
+from providers.models import OperatorConfig
 from tenants.models import Mode, Tenant
 
 logger = logging.getLogger(__name__)
@@ -84,8 +84,24 @@ def create_payment(
 
     Raises `DuplicateExternalId` when the tenant has a payment with this external_id, and the
     creation rules' errors. Payouts and refunds reserve their amount and fee, or are refused.
+    The tenant's operator configuration decides the operator and its limits (payments.routes);
+    a payout or refund to a CLOSED operator is accepted but queued, not sent.
     """
-    return _insert_payment(
+    route = routes.route_payment(
+        tenant=tenant,
+        mode=mode,
+        flow=flow,
+        msisdn=msisdn,
+        amount=amount,
+        provider=provider,
+        refund_of=refund_of,
+    )
+    # A customer waits on a collection's prompt: only money leaving can wait for its operator.
+    queued = flow != Flow.COLLECTION and availability.is_closed(
+        provider=route.provider, mode=mode, operation=flow
+    )
+    insert = functools.partial(
+        _insert_payment,
         tenant=tenant,
         mode=mode,
         flow=flow,
@@ -94,11 +110,23 @@ def create_payment(
         msisdn=msisdn,
         external_id=external_id,
         actor=actor,
-        provider=provider,
+        provider=route.provider,
         description=description,
         metadata=metadata,
         refund_of=refund_of,
+        routing=route.routing,
+        queued=queued,
     )
+    cap = route.limits.daily_cap
+    if cap is None:
+        return insert()
+    # The cap's count and the payment commit together, or neither does (a duplicate
+    # external_id or a refused reservation rolls the count back too).
+    with transaction.atomic():
+        cap_day = routes.consume_daily_cap(
+            tenant=tenant, mode=mode, provider=route.provider, flow=flow, amount=amount, cap=cap
+        )
+        return insert(cap_day=cap_day)
 
 
 def _insert_payment(
@@ -111,19 +139,17 @@ def _insert_payment(
     msisdn: str,
     external_id: str,
     actor: audit.Actor,
-    provider: Provider | None,
+    provider: Provider,
     description: str,
     metadata: dict[str, Any] | None,
     refund_of: Payment | None,
+    routing: dict[str, str | None],
+    queued: bool,
+    cap_day: date | None = None,
 ) -> Payment:
     _check_creation_rules(amount=amount, currency=currency)
-    routed = routing.route_msisdn(msisdn)
-    if provider is not None and provider != routed:
-        raise errors.ProviderMismatch(
-            f"{msisdn} belongs to {Provider(routed).label}, not {Provider(provider).label}."
-        )
-    registry.require_adapter(routed)
-    _check_capabilities(registry.capabilities(routed), amount=amount)
+    routed = provider  # chosen and checked by payments.routes
+    routes.check_capabilities(registry.capabilities(routed), amount=amount)
     now = timezone.now()
     payment = Payment(
         tenant=tenant,
@@ -141,7 +167,15 @@ def _insert_payment(
         # A safety net: if the submission job is lost (a worker killed mid-job), the poller
         # submits again once this passes, with the same reference.
         next_poll_at=now + timedelta(seconds=settings.PAYMENT_LEASE_SECONDS),
+        routing=routing,
+        cap_day=cap_day,
     )
+    if queued:
+        # Its window starts when it leaves the queue; until then the poller asks, now and
+        # then, whether the operator has recovered.
+        payment.queued_at = now
+        payment.expires_at = now + timedelta(seconds=settings.PAYMENT_QUEUE_MAX_SECONDS)
+        payment.next_poll_at = now + timedelta(seconds=settings.PAYMENT_QUEUE_RECHECK_SECONDS)
     # The tenant and the refunded payment are rows in hand: validating them would only
     # SELECT them again. A duplicate external_id is the unique constraint's to refuse.
     payment.full_clean(
@@ -262,19 +296,6 @@ def _check_creation_rules(*, amount: Decimal, currency: str) -> None:
         raise errors.invalid_field("amount", "An amount is positive, with at most 2 decimals.")
 
 
-def _check_capabilities(capabilities: Capabilities, *, amount: Decimal) -> None:
-    """What the payment's operator takes (declared by its adapter)."""
-    if amount > capabilities.max_amount:
-        raise errors.invalid_field(
-            "amount", f"Ensure this value is at most {capabilities.max_amount} for this operator."
-        )
-    step = Decimal(1).scaleb(-capabilities.decimals)
-    if amount != amount.quantize(step):
-        raise errors.invalid_field(
-            "amount", f"This operator takes at most {capabilities.decimals} decimals."
-        )
-
-
 @transaction.atomic
 def create_refund(
     *,
@@ -391,6 +412,12 @@ def submit_payment(*, payment_id: int) -> Payment:
     if payment.submitted_at is not None:
         _release(payment_id)
         return payment  # already sent: from here the poller decides
+    if payment.queued_at is not None and not _leave_queue(payment):
+        return Payment.objects.get(pk=payment_id)  # still queued, or cancelled meanwhile
+    if payment.routing.get("reason") == routes.Reason.LOOKUP_PENDING:
+        payment = _route_by_lookup(payment)
+        if payment.is_final:
+            return payment
     adapter = registry.get_adapter(payment.provider, payment.mode)
     instruction = instruction_for(payment)
     send = {
@@ -452,6 +479,156 @@ def submit_payment(*, payment_id: int) -> Payment:
     return payment
 
 
+def _leave_queue(payment: Payment) -> bool:
+    """Whether a queued payment may go now: its operator is no longer CLOSED, and this
+    conditional UPDATE took it out of the queue. A cancel races this very UPDATE (both need
+    the row, PENDING and queued), so exactly one of the two wins. The caller holds the lease."""
+    now = timezone.now()
+    if availability.is_closed(provider=payment.provider, mode=payment.mode, operation=payment.flow):
+        recheck = now + timedelta(seconds=settings.PAYMENT_QUEUE_RECHECK_SECONDS)
+        Payment.objects.filter(pk=payment.pk, status=Status.PENDING).update(
+            next_poll_at=min(recheck, payment.expires_at), busy_until=None, lease_holder=""
+        )
+        return False
+    released = Payment.objects.filter(
+        pk=payment.pk, status=Status.PENDING, queued_at__isnull=False
+    ).update(
+        queued_at=None,
+        expires_at=now + timedelta(seconds=settings.PAYMENT_EXPIRY_SECONDS),
+        next_poll_at=now + timedelta(seconds=settings.PAYMENT_LEASE_SECONDS),
+        updated_at=now,
+    )
+    if not released:
+        return False  # cancelled first: final, and transition_payment freed the lease
+    payment.refresh_from_db(fields=["queued_at", "expires_at", "next_poll_at", "updated_at"])
+    logger.info("payment left the queue", extra=_log_context(payment))
+    return True
+
+
+def _route_by_lookup(payment: Payment) -> Payment:
+    """Fallback, before anything is sent: when the predicted operator says the number is not
+    registered, the tenant's other enabled operators' account lookups choose the route.
+
+    Runs in the submit job, under the payment's lease and outside any transaction (the lookups
+    are operator calls), before the first submission: nothing has been sent yet, so moving the
+    payment cannot leave a request behind at the first operator. Only collections get here
+    (payments.routes): a payout's reservation is already booked against its operator's float.
+    """
+    predicted = Provider(payment.provider)
+    configs = routes.operator_configs(tenant_id=payment.tenant_id, mode=payment.mode)
+    exchanges: list[tuple[Provider, list[ProviderCall], str]] = []
+    lookups: dict[str, str] = {}
+
+    def registered(provider: Provider) -> bool | None:
+        try:
+            holder = registry.get_adapter(provider, payment.mode).account_holder(payment.msisdn)
+        except ProviderError as exc:
+            exchanges.append((provider, exc.calls, exc.kind))
+            lookups[provider] = "unavailable"
+            return None
+        lookups[provider] = "registered" if holder.active else "not_registered"
+        exchanges.append((provider, holder.calls, lookups[provider]))
+        return holder.active
+
+    chosen: Provider | None = predicted
+    known = registered(predicted)
+    if known is None:
+        reason = routes.Reason.LOOKUP_FAILED  # no answer is no verdict: send as predicted
+    elif known:
+        reason = routes.Reason.REGISTERED
+    else:
+        reason, chosen = routes.Reason.NOT_REGISTERED, None
+        for candidate in routes.fallback_candidates(
+            configs=configs, predicted=predicted, amount=payment.amount
+        ):
+            if registered(candidate):
+                reason, chosen = routes.Reason.FALLBACK, candidate
+                break
+    with transaction.atomic(durable=True):
+        payment = _locked(payment.pk)
+        for provider, calls, outcome in exchanges:
+            _record(payment, calls, outcome, provider=provider)
+        payment.routing = {
+            **payment.routing,
+            "chosen": chosen.value if chosen else None,
+            "reason": reason,
+            "lookups": lookups,
+        }
+        if payment.is_final or payment.submitted_at is not None:
+            return payment  # not under our lease after all: never move what may have been sent
+        if chosen is None:
+            payment.save(update_fields=["routing", "updated_at"])
+            transition_payment(
+                payment=payment,
+                status=Status.FAILED,
+                failure_code=FailureCode.PAYER_NOT_FOUND,
+                failure_message="No enabled operator has a wallet with this number.",
+            )
+            return payment
+        if chosen != predicted:
+            _move_to_operator(payment, chosen=chosen, configs=configs)
+        if not payment.is_final:
+            payment.save(update_fields=["routing", "provider", "fee", "cap_day", "updated_at"])
+    return payment
+
+
+def _move_to_operator(
+    payment: Payment, *, chosen: Provider, configs: dict[str, OperatorConfig]
+) -> None:
+    """The fee and the daily-cap count follow the payment to its new operator. The caller
+    holds the row lock; a cap the new operator cannot fit fails the payment `limit_exceeded`."""
+    previous = payment.provider
+    payment.provider = chosen
+    payment.fee = ledger.fee_for(
+        tenant=payment.tenant, provider=chosen, flow=payment.flow, amount=payment.amount
+    )
+    if payment.cap_day is not None:
+        routes.release_usage(payment, provider=previous)
+        payment.cap_day = None
+    config = configs.get(chosen)
+    cap = config.limits(payment.flow).daily_cap if config else None
+    if cap is None:
+        return
+    try:
+        with transaction.atomic():
+            payment.cap_day = routes.consume_daily_cap(
+                tenant=payment.tenant,
+                mode=payment.mode,
+                provider=chosen,
+                flow=payment.flow,
+                amount=payment.amount,
+                cap=cap,
+            )
+    except errors.DailyCapExceeded as exc:
+        payment.save(update_fields=["routing", "provider", "fee", "cap_day", "updated_at"])
+        transition_payment(
+            payment=payment,
+            status=Status.FAILED,
+            failure_code=FailureCode.LIMIT_EXCEEDED,
+            failure_message=exc.detail,
+        )
+
+
+@transaction.atomic  # may nest in the idempotency middleware's transaction
+def cancel_payment(*, payment: Payment, actor: audit.Actor) -> Payment:
+    """Cancel a payment still queued for its operator: FAILED `cancelled`, its reservation
+    released, nothing ever sent. Raises PaymentNotCancellable for any other payment."""
+    locked = Payment.objects.select_for_update().get(pk=payment.pk)
+    if locked.is_final or locked.queued_at is None or locked.submitted_at is not None:
+        state = locked.status if locked.is_final else "already handed to its operator"
+        raise errors.PaymentNotCancellable(
+            f"{locked.public_id} is {state}: only a queued payment can be cancelled."
+        )
+    transition_payment(
+        payment=locked,
+        status=Status.FAILED,
+        failure_code=FailureCode.CANCELLED,
+        failure_message="Cancelled while queued; never sent to the operator.",
+        actor=actor,
+    )
+    return locked
+
+
 def refresh_payment(*, payment_id: int, scheduled: bool = True) -> Payment:
     """Ask the operator for the payment's status and apply it (the only source of truth).
 
@@ -465,6 +642,12 @@ def refresh_payment(*, payment_id: int, scheduled: bool = True) -> Payment:
     if payment.submitted_at is None:
         _release(payment_id)
         return payment  # not sent yet: submission comes first
+    if not _can_enquire(payment):
+        # Nothing to ask the operator: the payment goes to (or stays with) manual review.
+        with transaction.atomic(durable=True):
+            payment = _locked(payment_id)
+            _after_pending_answer(payment, scheduled=scheduled)
+        return payment
     adapter = registry.get_adapter(payment.provider, payment.mode)
     try:
         result = adapter.fetch_status(instruction_for(payment))
@@ -596,7 +779,8 @@ def expire_overdue_payments(*, batch_size: int | None = None) -> int:
 
     The poller normally expires a payment after one last status check at `expires_at`; this
     sweep is the backstop when that check cannot run (a stuck job, an operator that hangs), so
-    expiry never waits on a job. A payment whose lease is held is left to its holder.
+    expiry never waits on a job. A payment whose lease is held is left to its holder, one under
+    manual review to ops, and one its operator cannot be asked about is flagged for review.
     """
     ensure_outside_transaction()
     now = timezone.now()
@@ -606,17 +790,64 @@ def expire_overdue_payments(*, batch_size: int | None = None) -> int:
         overdue = list(
             Payment.objects.select_for_update(skip_locked=True)
             .filter(status=Status.PENDING, expires_at__lt=overdue_before)
+            .filter(review_flagged_at__isnull=True)
             .filter(Q(busy_until__isnull=True) | Q(busy_until__lt=now))
             .order_by("expires_at")[: batch_size or settings.PAYMENT_POLL_BATCH_SIZE]
         )
         for payment in overdue:
-            expired += transition_payment(
-                payment=payment,
-                status=Status.FAILED,
-                failure_code=FailureCode.EXPIRED,
-                failure_message="The operator gave no final status within the payment's window.",
-            )
+            expired += _expire(payment)
     return expired
+
+
+@transaction.atomic
+def resolve_review(
+    *,
+    payment: Payment,
+    status: Status,
+    reason: str,
+    actor: audit.Actor,
+    provider_transaction_id: str = "",
+) -> Payment:
+    """Ops settle a payment under manual review, SUCCESSFUL or FAILED, after establishing the
+    outcome with the operator outside the API (its portal, a statement, support). The reason
+    is mandatory and audited; the ledger posts or voids through the one writer of status.
+
+    Raises PaymentNotUnderReview when the payment is not waiting for a review (any more).
+    Callers check the `payments.resolve_review` permission (the admin does).
+    """
+    if status not in FINAL_STATUSES:
+        raise errors.invalid_field("status", "A review settles a payment SUCCESSFUL or FAILED.")
+    reason, provider_transaction_id = reason.strip(), provider_transaction_id.strip()
+    if not reason:
+        raise errors.invalid_field("reason", "Say how the outcome was established.")
+    locked = _locked(payment.pk)
+    if not locked.needs_review:
+        raise errors.PaymentNotUnderReview(
+            f"{locked.public_id} is {locked.status} and not flagged for a manual review."
+        )
+    audit.record(
+        actor=actor,
+        action="payment.review_resolved",
+        target=locked,
+        tenant=locked.tenant,
+        data={
+            "public_id": locked.public_id,
+            "status": status,
+            "reason": reason,
+            "flagged_because": locked.review_reason,
+            "provider_transaction_id": provider_transaction_id,
+        },
+    )
+    transition_payment(
+        payment=locked,
+        status=status,
+        failure_code=FailureCode.PROVIDER_ERROR,
+        failure_message=f"Settled by ops after a manual review: {reason}",
+        provider_transaction_id=provider_transaction_id,
+        actor=actor,
+    )
+    logger.info("manual review resolved", extra={**_log_context(locked), "status": status})
+    return locked
 
 
 def request_refresh(*, payment: Payment) -> bool:
@@ -693,14 +924,12 @@ def _after_pending_answer(payment: Payment, *, first: bool = False, scheduled: b
         _save_progress(payment, release=True)
         return
     now = timezone.now()
+    if not _can_enquire(payment):
+        _flag_for_review(payment)
+        return
     if now >= payment.expires_at:
         _save_progress(payment)
-        transition_payment(
-            payment=payment,
-            status=Status.FAILED,
-            failure_code=FailureCode.EXPIRED,
-            failure_message="The operator gave no final status within the payment's window.",
-        )
+        _expire(payment)
         return
     if scheduled:
         if not first:
@@ -709,22 +938,75 @@ def _after_pending_answer(payment: Payment, *, first: bool = False, scheduled: b
     _save_progress(payment, release=True)
 
 
+def _can_enquire(payment: Payment) -> bool:
+    """Whether the operator can be asked this payment's status (its adapter declares it)."""
+    return registry.capabilities(payment.provider).can_enquire(_OPERATIONS[Flow(payment.flow)])
+
+
+def _expire(payment: Payment) -> bool:
+    """Fail a payment past its window `expired`; but one whose operator cannot be asked about
+    it may have moved money (a refund whose answer was lost), so it goes to manual review."""
+    if not _can_enquire(payment):
+        _flag_for_review(payment)
+        return False
+    return transition_payment(
+        payment=payment,
+        status=Status.FAILED,
+        failure_code=FailureCode.EXPIRED,
+        failure_message="The operator gave no final status within the payment's window.",
+    )
+
+
+def _flag_for_review(payment: Payment) -> None:
+    """No answer can settle the payment any more: stop polling and never expire it; ops
+    establish the outcome with the operator and resolve it. The caller holds the row lock."""
+    payment.next_poll_at = None
+    if payment.review_flagged_at is not None:
+        _save_progress(payment, release=True)
+        return
+    operation = _OPERATIONS[Flow(payment.flow)]
+    payment.review_flagged_at = timezone.now()
+    payment.review_reason = (
+        f"{Provider(payment.provider).label} has no status enquiry for a {operation}, and "
+        "its final answer was not received: the money may have moved."
+    )[:255]
+    _save_progress(payment, release=True, extra=["review_flagged_at", "review_reason"])
+    audit.record(
+        actor=audit.SYSTEM,
+        action="payment.review_flagged",
+        target=payment,
+        tenant=payment.tenant,
+        data={"public_id": payment.public_id, "reason": payment.review_reason},
+    )
+    # Not a failure, and not expiry: failing it could release money that has already left.
+    logger.warning(
+        "payment needs manual review",
+        extra={**_log_context(payment), "provider": payment.provider, "flow": payment.flow},
+    )
+
+
 # The columns a submission or a check may update; never `status` (transition_payment's alone).
 _PROGRESS_FIELDS = ["submitted_at", "submit_attempts", "next_poll_at", "poll_count", "updated_at"]
 
 
-def _save_progress(payment: Payment, *, release: bool = False) -> None:
-    fields = list(_PROGRESS_FIELDS)
+def _save_progress(
+    payment: Payment, *, release: bool = False, extra: list[str] | None = None
+) -> None:
+    fields = [*_PROGRESS_FIELDS, *(extra or [])]
     if release:
         payment.busy_until, payment.lease_holder = None, ""
         fields += ["busy_until", "lease_holder"]
     payment.save(update_fields=fields)
 
 
-def _record(payment: Payment, calls: list[ProviderCall], outcome: str) -> None:
+def _record(
+    payment: Payment, calls: list[ProviderCall], outcome: str, *, provider: str | None = None
+) -> None:
     Transaction.objects.bulk_create(
         Transaction(
             payment=payment,
+            provider=provider or payment.provider,
+            mode=payment.mode,
             operation=call.operation,
             method=call.method,
             url=call.url,

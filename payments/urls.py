@@ -40,6 +40,12 @@ urlpatterns = [
         views.PaymentRefundView.as_view(),
         name="payment-refund",
     ),
+    path(
+        "payments/<payment_id:public_id>/cancel",
+        views.PaymentCancelView.as_view(),
+        name="payment-cancel",
+    ),
+    path("providers", views.OperatorListView.as_view(), name="provider-list"),
     path("accounts/<msisdn:msisdn>", views.AccountView.as_view(), name="account"),
     path("balance", views.BalanceView.as_view(), name="balance"),
     path(

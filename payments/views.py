@@ -20,6 +20,7 @@ from payments.serializers import (
     BalanceSerializer,
     BalanceTransactionFilterSerializer,
     BalanceTransactionSerializer,
+    OperatorSerializer,
     PaymentCreateSerializer,
     PaymentFilterSerializer,
     PaymentSerializer,
@@ -131,6 +132,47 @@ class PaymentRefundView(APIView):
             payment=payment, actor=caller.actor, **payload.validated_data
         )
         return Response(payment_body(refund), status=status.HTTP_201_CREATED)
+
+
+class PaymentCancelView(APIView):
+    @extend_schema(
+        request=None,
+        responses={200: PaymentSerializer},
+        description="Cancel a queued payout or refund (next_action: queued): FAILED with "
+        "failure_code cancelled, its reservation released, never sent to the operator. "
+        "409 payment_not_cancellable for any other payment.",
+    )
+    def post(self, request: Request, public_id: str) -> Response:
+        caller = caller_of(request)
+        payment = selectors.get_payment(tenant=caller.tenant, mode=caller.mode, public_id=public_id)
+        cancelled = services.cancel_payment(payment=payment, actor=caller.actor)
+        return Response(PaymentSerializer(cancelled).data)
+
+
+class OperatorListView(APIView):
+    """The operators as the caller's tenant uses them in its key's mode, with their
+    availability per operation."""
+
+    @extend_schema(
+        responses=inline_serializer(
+            "OperatorList",
+            {
+                "object": serializers.CharField(default="list"),
+                "mode": serializers.ChoiceField(choices=Mode.choices),
+                "data": OperatorSerializer(many=True),
+            },
+        )
+    )
+    def get(self, request: Request) -> Response:
+        caller = caller_of(request)
+        operators = selectors.list_operators(tenant=caller.tenant, mode=caller.mode)
+        return Response(
+            {
+                "object": "list",
+                "mode": caller.mode,
+                "data": OperatorSerializer(operators, many=True).data,
+            }
+        )
 
 
 class AccountView(APIView):

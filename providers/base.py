@@ -44,6 +44,7 @@ class FailureCode(models.TextChoices):
     INVALID_MSISDN = "invalid_msisdn"
     PROVIDER_ERROR = "provider_error"
     PROVIDER_UNAVAILABLE = "provider_unavailable"
+    CANCELLED = "cancelled"  # by the merchant, while queued: it never reached the operator
 
 
 class Outcome(enum.StrEnum):
@@ -117,6 +118,8 @@ class AccountHolder:
     active: bool
     given_name: str | None = None
     family_name: str | None = None
+    # The exchanges of the lookup, for a payment's timeline when it decides a route.
+    calls: list[ProviderCall] = field(default_factory=list, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -148,6 +151,14 @@ class Capabilities:
     ussd_code: str  # what a customer dials to approve when the prompt does not arrive
     # False: the operator calls one fixed URL per account and the body names the payment.
     callback_url_per_payment: bool = True
+    # The operations whose status the operator can be asked. Without an enquiry, a payment
+    # whose answer was lost (or is still pending) cannot be settled by polling: ops decide.
+    enquiries: frozenset[Operation] = frozenset(
+        {Operation.REQUEST_PAYMENT, Operation.SEND_PAYOUT, Operation.REFUND}
+    )
+
+    def can_enquire(self, operation: Operation) -> bool:
+        return operation in self.enquiries
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import QuerySet
@@ -13,6 +14,7 @@ from django.urls import reverse
 
 from audit.models import ActorKind
 from audit.services import Actor
+from gateway.errors import ValidationFailed
 from tenants import services
 from tenants.models import ApiKey, Mode, Tenant
 
@@ -20,6 +22,13 @@ from tenants.models import ApiKey, Mode, Tenant
 def staff_actor(request: HttpRequest) -> Actor:
     user = request.user
     return Actor(kind=ActorKind.USER, id=str(user.pk), label=user.get_username())
+
+
+def show_on_form(form: forms.Form, exc: ValidationFailed) -> None:
+    """A service's field errors on the admin form that fed it (others above the form)."""
+    for error in exc.errors or []:
+        field = error["field"] if error["field"] in form.fields else None
+        form.add_error(field, error["message"])
 
 
 def _show_secret(request: HttpRequest, issued: services.IssuedKey) -> None:

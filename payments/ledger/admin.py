@@ -26,7 +26,7 @@ from payments.ledger import selectors
 from payments.ledger import services as ledger
 from payments.ledger.models import Account, AccountKind, Entry, EntryKind, FeeSchedule
 from payments.services import SUPPORTED_CURRENCIES
-from tenants.admin import staff_actor
+from tenants.admin import show_on_form, staff_actor
 from tenants.models import Mode, Tenant
 
 ADJUST_PERMISSION = "payments.adjust_balance"
@@ -251,9 +251,7 @@ class AccountAdmin(admin.ModelAdmin[Account]):
             messages.error(request, f"Refused, nothing changed: {exc.detail}")
             return False
         except ValidationFailed as exc:
-            for error in exc.errors or []:
-                field = error["field"] if error["field"] in form.fields else None
-                form.add_error(field, error["message"])
+            show_on_form(form, exc)
             return False
         verb = "Credited" if data["amount"] > 0 else "Debited"
         messages.success(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from decimal import Decimal
+from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef, Q
@@ -51,6 +52,21 @@ FEE_SQL = f"""COALESCE((
           WHERE tenant_id = %(tenant_id)s AND provider = %(provider)s AND flow = %(flow)s
          ) AS schedule (fee)
 ), 0)"""  # noqa: S608  # the model's own table name; values are parameters
+
+
+def fee_for(*, tenant: Tenant, provider: str, flow: str, amount: Decimal) -> Decimal:
+    """FEE_SQL's price as a statement of its own, for a payment that moves to another
+    operator before it is sent (a ported number's fallback)."""
+    params: dict[str, Any] = {
+        "tenant_id": tenant.pk,
+        "provider": provider,
+        "flow": flow,
+        "amount": amount,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {FEE_SQL}", params)
+        (fee,) = cursor.fetchone()
+    return Decimal(fee).quantize(CENT)
 
 
 def _schedule_data(schedule: FeeSchedule) -> dict[str, str]:

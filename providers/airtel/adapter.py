@@ -139,6 +139,8 @@ class AirtelAdapter(ProviderAdapter):
         decimals=2,
         ussd_code="*778#",
         callback_url_per_payment=False,
+        # Airtel documents no refund enquiry: a refund whose answer is lost goes to ops.
+        enquiries=frozenset({Operation.REQUEST_PAYMENT, Operation.SEND_PAYOUT}),
     )
 
     def __init__(self, *, mode: str, config: dict[str, str] | None = None) -> None:
@@ -352,13 +354,15 @@ class AirtelAdapter(ProviderAdapter):
         )
         answer = read_answer(exchange.body)
         if answer is None or answer.verdict is Verdict.FAILED:
-            return AccountHolder(msisdn=msisdn, active=False)
+            # DP02200000002, "user not found": payer_not_found (codes.py), so not active.
+            return AccountHolder(msisdn=msisdn, active=False, calls=[exchange.call])
         barred = str(answer.data.get("is_barred", "")).lower() in ("true", "1", "yes")
         return AccountHolder(
             msisdn=msisdn,
             active=not barred,
             given_name=answer.data.get("first_name") or None,
             family_name=answer.data.get("last_name") or None,
+            calls=[exchange.call],
         )
 
     def _read(self, operation: Operation, path: str) -> Exchange:

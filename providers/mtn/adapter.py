@@ -175,23 +175,25 @@ class MtnAdapter(ProviderAdapter):
             active = self._with_retries(
                 lambda: self._read(Operation.ACCOUNT_HOLDER, "collection", f"{base}/active")
             )
-        except PermanentError:
-            return AccountHolder(msisdn=msisdn, active=False)  # unknown holder: 404 on some APIs
+        except PermanentError as exc:
+            # unknown holder: 404 on some APIs
+            return AccountHolder(msisdn=msisdn, active=False, calls=exc.calls)
         is_active = isinstance(active.body, dict) and active.body.get("result") is True
         if not is_active:
-            return AccountHolder(msisdn=msisdn, active=False)
+            return AccountHolder(msisdn=msisdn, active=False, calls=[active.call])
         try:
             info = self._with_retries(
                 lambda: self._read(Operation.ACCOUNT_HOLDER, "collection", f"{base}/basicuserinfo")
             )
-        except PermanentError:
-            return AccountHolder(msisdn=msisdn, active=True)  # names are optional extras
+        except PermanentError as exc:  # names are optional extras
+            return AccountHolder(msisdn=msisdn, active=True, calls=[active.call, *exc.calls])
         names = info.body if isinstance(info.body, dict) else {}
         return AccountHolder(
             msisdn=msisdn,
             active=True,
             given_name=names.get("given_name"),
             family_name=names.get("family_name"),
+            calls=[active.call, info.call],
         )
 
     def _read(self, operation: Operation, product: str, path: str) -> Exchange:

@@ -10,9 +10,9 @@ from providers.sandbox.zamtel import services as zamtel_services
 
 
 @app.task(queue="sandbox", name="sandbox.deliver_mtn_callback")
-def deliver_mtn_callback(*, transaction_id: int) -> None:
-    # No retry: MTN's sandbox calls back once; a lost callback is found by polling.
-    mtn_services.deliver_callback(transaction_id=transaction_id)
+def deliver_mtn_callback(*, transaction_id: int, attempt: int = 1) -> None:
+    # Each try is its own job: the service defers the next one on MTN's retry schedule.
+    mtn_services.deliver_callback(transaction_id=transaction_id, attempt=attempt)
 
 
 @app.task(queue="sandbox", name="sandbox.deliver_airtel_callback")

@@ -231,7 +231,9 @@ class ZamtelAdapter(ProviderAdapter):
         answer = _obj(exchange.body)
         data = _obj(answer.get("data"))
         found = exchange.status == 200 and str(answer.get("status")).upper() == "FOUND"
-        return AccountHolder(msisdn=msisdn, active=found and data.get("active") is True)
+        return AccountHolder(
+            msisdn=msisdn, active=found and data.get("active") is True, calls=[exchange.call]
+        )
 
     def _read(self, operation: Operation, path: str) -> Exchange:
         exchange = self._call(

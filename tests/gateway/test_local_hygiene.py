@@ -57,8 +57,14 @@ def test_make_stop_stops_the_embedded_server_and_keeps_its_data(tmp_path) -> Non
 
 
 def test_ctrl_c_on_make_run_stops_every_process_cleanly(tmp_path) -> None:
+    """A real Ctrl-C: make runs on a pseudo-terminal as its foreground job, and the test
+    types ^C into it; the terminal driver signals whichever group is in the foreground."""
+    import fcntl
+    import pty
     import signal
     import socket
+    import termios
+    import threading
 
     import requests
 
@@ -68,14 +74,32 @@ def test_ctrl_c_on_make_run_stops_every_process_cleanly(tmp_path) -> None:
     var = tmp_path / "var"
     env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
     env |= {"VAR_DIR": str(var), "XDG_RUNTIME_DIR": str(var / "run"), "LOG_LEVEL": "WARNING"}
+    master, terminal = pty.openpty()
     run = subprocess.Popen(
         ["make", "--no-print-directory", "run", f"PORT={port}"],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,  # its own process group, as a terminal's foreground job
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        start_new_session=True,
+        # The new session's controlling terminal, as a login shell's would be.
+        preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
     )
+    os.close(terminal)
+    printed = bytearray()
+
+    def drain() -> None:  # a full terminal buffer would block the processes writing to it
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                return
+            if not chunk:
+                return
+            printed.extend(chunk)
+
+    threading.Thread(target=drain, daemon=True).start()
     try:
         for _ in range(240):
             try:
@@ -83,21 +107,29 @@ def test_ctrl_c_on_make_run_stops_every_process_cleanly(tmp_path) -> None:
                     break
             except requests.RequestException:
                 pass
-            assert run.poll() is None, "make run stopped by itself"
+            assert run.poll() is None, (
+                f"make run stopped by itself: {printed.decode(errors='replace')}"
+            )
             time.sleep(0.5)
         else:
             raise AssertionError("make run never became ready")
 
-        os.killpg(run.pid, signal.SIGINT)  # what Ctrl-C sends: the whole foreground group
+        os.write(master, b"\x03")  # Ctrl-C
 
-        run.wait(timeout=90)
-        # supervisord stopped web and workers, then itself (it removes its pid file only on
-        # a clean exit); nothing serves the port any more. make itself still dies of the
-        # SIGINT it received too ("Interrupt"): not yet the exit 0 the issue asks for.
+        status = run.wait(timeout=90)
+        output = printed.decode(errors="replace")
+        # supervisord stopped web and workers, then itself (it removes its pid file only on a
+        # clean exit); make waited for it and exits with its status; nothing serves the port.
+        assert status == 0, output
+        assert "Interrupt" not in output, output
         assert not (var / "supervisord.pid").exists()
         serving = subprocess.run(["pgrep", "-f", "--", f"127.0.0.1:{port}"], capture_output=True)
         assert serving.returncode == 1
     finally:
         if run.poll() is None:
             os.killpg(run.pid, signal.SIGKILL)
+        pidfile = var / "supervisord.pid"
+        if pidfile.exists():  # a failed run: supervisord has a process group of its own
+            os.killpg(int(pidfile.read_text()), signal.SIGKILL)
         subprocess.run(["make", "--no-print-directory", "stop"], cwd=ROOT, env=env, check=True)
+        os.close(master)

@@ -82,11 +82,15 @@ def test_invalid_fields_are_400_with_field_errors_and_change_nothing(api, change
     assert not ProcrastinateJob.objects.filter(task_name="payments.submit_payment").exists()
 
 
-def test_provider_that_disagrees_with_the_number_is_400(api) -> None:
+def test_a_named_provider_wins_over_the_prefix_when_they_disagree(api) -> None:
+    # A ported number keeps its prefix: the merchant's word is the route.
     response = api.post("/api/v1/payments", {**BODY, "provider": "airtel"}, format="json")
 
-    assert_problem(response, 400, "provider_mismatch")
-    assert not Payment.objects.exists()
+    assert response.status_code == 201
+    body = response.json()
+    assert body["provider"] == "airtel"
+    assert body["routing"] == {"predicted": "mtn", "chosen": "airtel", "reason": "explicit"}
+    assert Payment.objects.get().provider == "airtel"
 
 
 def test_operator_without_an_adapter_is_400(api) -> None:

@@ -7,6 +7,8 @@ last_used_at (written at most once a minute) is fresh.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -25,23 +27,25 @@ def _sql(captured) -> list[str]:
     return [query["sql"] for query in captured.captured_queries]
 
 
-def test_a_create_is_8_statements_and_one_commit(api, django_assert_max_num_queries) -> None:
+def test_a_create_is_9_statements_and_one_commit(api, django_assert_max_num_queries) -> None:
     _create(api, "warm-up", key="k-0")
 
-    # API key, rate-limit counter, replay look-up; BEGIN, claim, one statement for the
-    # payment (its fee from the schedule), its audit row and its job, stored answer, COMMIT.
-    with django_assert_max_num_queries(8) as captured:
+    # API key, rate-limit counter, replay look-up; BEGIN, claim, the tenant's operator
+    # configuration, one statement for the payment (its fee from the schedule), its audit row
+    # and its job, stored answer, COMMIT.
+    with django_assert_max_num_queries(9) as captured:
         created = _create(api, "order-1", key="k-1")
 
     assert created.status_code == 201
     assert _sql(captured).count("COMMIT") == 1
 
 
-def test_a_create_without_a_key_is_5_statements(api, django_assert_max_num_queries) -> None:
+def test_a_create_without_a_key_is_6_statements(api, django_assert_max_num_queries) -> None:
     _create(api, "warm-up")
 
-    # API key, rate-limit counter; BEGIN, the one statement, COMMIT.
-    with django_assert_max_num_queries(5) as captured:
+    # API key, rate-limit counter; BEGIN, the operator configuration, the one statement,
+    # COMMIT.
+    with django_assert_max_num_queries(6) as captured:
         created = _create(api, "order-1")
 
     assert created.status_code == 201
@@ -75,3 +79,22 @@ def test_a_list_page_is_3_statements(api, django_assert_max_num_queries) -> None
         page = api.get("/api/v1/payments")
 
     assert page.status_code == 200 and len(page.json()["data"]) == 25
+
+
+def test_a_daily_cap_costs_one_upsert_and_a_savepoint(api, test_key, django_assert_max_num_queries):
+    from providers.models import OperatorConfig
+
+    OperatorConfig.objects.create(
+        tenant=test_key.api_key.tenant,
+        mode="test",
+        provider="mtn",
+        collection_daily_cap=Decimal("1000000.00"),
+    )
+    _create(api, "warm-up", key="k-0")
+
+    # The 9 above, and SAVEPOINT, the usage upsert, RELEASE.
+    with django_assert_max_num_queries(12) as captured:
+        created = _create(api, "order-1", key="k-1")
+
+    assert created.status_code == 201
+    assert sum("providers_dailyusage" in sql for sql in _sql(captured)) == 1

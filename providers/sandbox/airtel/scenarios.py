@@ -17,6 +17,15 @@ are the MTN simulator's, in Airtel's codes; any other number succeeds, with a ca
 | 260970000010  | TS, the callback is delivered twice                                    |
 | 260970000011  | the callback says TS; the enquiry says TIP until twice the delay, then |
 |               | TF DP00800001000                                                       |
+| 260960000012  | an MTN-prefixed number ported to Airtel: registered here, succeeds     |
+|               | (the MTN and Zamtel simulators do not know it)                         |
+
+KYC knows Airtel's own prefixes (097, 077, 057) and 260960000012 only: any other number is
+DP02200000002, user not found.
+
+A refund succeeds at once, except that a refund to 260970000007 is stored (the money goes
+back) and answered after AIRTEL_SIMULATOR_SLOW_SECONDS: a lost answer, which Airtel offers
+no enquiry for.
 """
 
 from __future__ import annotations
@@ -88,7 +97,17 @@ SCENARIOS: dict[str, Scenario] = {
     ),
 }
 NOT_REGISTERED = PREFIX + "01"
+# An MTN-prefixed number whose wallet is here (the same number in all three simulators).
+PORTED_IN = "260960000012"
+SCENARIOS[PORTED_IN] = Scenario("ported_in")
 UNAVAILABLE = PREFIX + "09"
+
+
+def for_refund(msisdn: str) -> Scenario:
+    """A refund of a collection from this payer: decided at once, its answer slow for …007."""
+    if for_msisdn(msisdn).answer is Answer.SLOW:
+        return Scenario("slow_refund", answer=Answer.SLOW, callbacks=0)
+    return Scenario("refund")
 
 
 def for_msisdn(msisdn: str) -> Scenario:

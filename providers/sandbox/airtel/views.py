@@ -336,7 +336,7 @@ def refund(request: HttpRequest, version: str) -> HttpResponse:
         amount=original.amount,
         reference="refund",
         signed=signed,
-        scenario=scenarios.Scenario("refund"),
+        scenario=scenarios.for_refund(original.msisdn),
         duplicate_code="DP00800001010",
         refunded_money_id=money_id,
     )
@@ -425,11 +425,14 @@ def user(request: HttpRequest, msisdn: str) -> HttpResponse:
     full = f"260{nsn}"
     if full == scenarios.UNAVAILABLE:
         raise AirtelError(503, {"error": "Service Unavailable"})
-    if full == scenarios.NOT_REGISTERED or not nsn.isdigit() or len(nsn) != 9:
+    # Airtel's wallets: its own prefixes, and numbers ported in from another operator.
+    ours = nsn[:2] in ("57", "77", "97") or full == scenarios.PORTED_IN
+    if full == scenarios.NOT_REGISTERED or not nsn.isdigit() or len(nsn) != 9 or not ours:
         raise _fail("DP02200000002", "User not found")
+    ported = full == scenarios.PORTED_IN
     data = {
-        "first_name": "Sand",
-        "last_name": "Box",
+        "first_name": "Ported" if ported else "Sand",
+        "last_name": "In" if ported else "Box",
         "msisdn": nsn,
         "grade": "SUBS",
         "is_barred": False,

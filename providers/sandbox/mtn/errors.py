@@ -81,6 +81,20 @@ class LoginFailed(MtnError):
         return {"error": self.code}
 
 
+class OAuthError(MtnError):
+    """The consent (CIBA) token endpoint's errors: OAuth's `{"error", "error_description"}`
+    (RFC 6749 §5.2, OpenID CIBA §11), 400 unless the client itself failed to authenticate."""
+
+    status = 400
+
+    def __init__(self, code: str, detail: str = "") -> None:
+        super().__init__(detail or code)
+        self.error = code
+
+    def body(self) -> dict[str, Any]:
+        return {"error": self.error, "error_description": self.detail}
+
+
 class ApimError(MtnError):
     """Answered by Azure API Management before the request reaches MTN's platform."""
 

@@ -20,21 +20,29 @@ refund; a refund's payee is the original request's payer):
 | 260960000010  | SUCCESSFUL, the callback is delivered twice                           |
 | 260960000011  | the callback says SUCCESSFUL, while the status GET says PENDING until |
 |               | twice the delay, then FAILED, INTERNAL_PROCESSING_ERROR               |
+| 260960000012  | ported out to Airtel: unknown here, like …001 (the Airtel simulator   |
+|               | knows it; the Zamtel one does not)                                    |
 
-Account holders: 260960000001 is not found (`active` false, `basicuserinfo` 404) and
-260960000009 answers 503; MTN's sandbox numbers follow §1.8's last column.
+Account holders: 260960000001 and 260960000012 (ported) are not found (`active` false,
+`basicuserinfo` 404, consent `unknown_user_id`), 260960000002 declines consent
+(`access_denied`) and 260960000009 answers 503; MTN's sandbox numbers follow §1.8's last
+column (46733123451, NotActive, also declines).
+
+Request to withdraw, pre-approval, invoice and the v2 payment pick their scenario by payer, as
+a request to pay does; a cash transfer by payee, as a transfer does.
 """
 
 from __future__ import annotations
 
 import enum
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
 
-from providers.sandbox.models import MtnKind, MtnStatus
 from providers.sandbox.mtn import errors
+from providers.sandbox.mtn.models import MtnKind, MtnStatus
 
 
 class Answer(enum.StrEnum):
@@ -77,6 +85,7 @@ class Holder:
     found: bool = True
     active: bool = True
     error: type[errors.MtnError] | None = None
+    consents: bool = True  # approves a CIBA consent request
 
 
 SUCCESS = Scenario("success")
@@ -106,6 +115,7 @@ def _gateway(not_found_reason: str) -> dict[str, Scenario]:
             callback_status=MtnStatus.SUCCESSFUL,
             timing=Timing.LATE,
         ),
+        "12": _failed("ported_out", not_found_reason),
     }
     return {GATEWAY_PREFIX + suffix: scenario for suffix, scenario in numbers.items()}
 
@@ -183,11 +193,16 @@ REFUND_SCENARIOS = {
 REFUND_ORIGINAL_NOT_FOUND = _failed("refund_original_not_found", "TRANSACTION_NOT_FOUND")
 REFUND_NOT_ALLOWED = _failed("refund_not_allowed", "NOT_ALLOWED")
 
+# An MTN-prefixed number whose wallet is at Airtel (the same number in all three simulators).
+PORTED_TO_AIRTEL = GATEWAY_PREFIX + "12"
+
 HOLDERS = {
     GATEWAY_PREFIX + "01": Holder(found=False, active=False),
+    GATEWAY_PREFIX + "02": Holder(consents=False),
+    PORTED_TO_AIRTEL: Holder(found=False, active=False),
     GATEWAY_PREFIX + "09": Holder(error=errors.ServiceUnavailable),
     MTN_PREFIX + "0": Holder(found=False, active=False),  # NotFound
-    MTN_PREFIX + "1": Holder(active=False),  # NotActive
+    MTN_PREFIX + "1": Holder(active=False, consents=False),  # NotActive
     MTN_PREFIX + "2": Holder(error=errors.NotAllowed),
     MTN_PREFIX + "3": Holder(error=errors.NotAllowedTargetEnvironment),
     MTN_PREFIX + "4": Holder(error=errors.InternalProcessingError),
@@ -195,13 +210,25 @@ HOLDERS = {
 }
 
 
+# Kinds whose party is the payer (the others name a payee).
+PAYER_KINDS = frozenset(
+    {
+        MtnKind.REQUEST_TO_PAY,
+        MtnKind.REQUEST_TO_WITHDRAW,
+        MtnKind.PREAPPROVAL,
+        MtnKind.INVOICE,
+        MtnKind.PAYMENT,
+    }
+)
+
+
 def for_party(*, kind: MtnKind, party_id: str) -> Scenario:
-    """The scenario of a request to pay (by payer) or a payout (by payee).
+    """The scenario of a collection-like request (by payer) or a payout (by payee).
 
     §1.8 lists deposits with requests to pay, but a deposit's body names a payee, as a
     transfer's does: the simulator treats deposits as transfers.
     """
-    table = PAYER_SCENARIOS if kind == MtnKind.REQUEST_TO_PAY else PAYEE_SCENARIOS
+    table = PAYER_SCENARIOS if kind in PAYER_KINDS else PAYEE_SCENARIOS
     return table.get(party_id, SUCCESS)
 
 
@@ -211,6 +238,19 @@ def for_refund_value(reference_id_to_refund: str) -> Scenario | None:
 
 def for_holder(party_id: str) -> Holder:
     return HOLDERS.get(party_id, Holder())
+
+
+# Made-up people: the simulator has no customer register, so a number always gets the same name.
+_GIVEN_NAMES = ("Chanda", "Mutale", "Bwalya", "Mwila", "Natasha", "Kondwani", "Thandiwe")
+_FAMILY_NAMES = ("Mulenga", "Banda", "Phiri", "Tembo", "Zulu", "Lungu", "Mwansa")
+
+
+def holder_names(party_id: str) -> tuple[str, str]:
+    """(given name, family name) of the holder of `party_id`."""
+    digest = hashlib.sha256(party_id.encode()).digest()
+    return _GIVEN_NAMES[digest[0] % len(_GIVEN_NAMES)], _FAMILY_NAMES[
+        digest[1] % len(_FAMILY_NAMES)
+    ]
 
 
 def plan(scenario: Scenario, *, now: datetime) -> Plan:

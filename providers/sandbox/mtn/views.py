@@ -11,20 +11,20 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
-import hmac
 import random
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from providers.sandbox.models import MtnKind, MtnProduct
 from providers.sandbox.mtn import bodies, errors, parsing, scenarios, selectors, services
+from providers.sandbox.mtn.models import MtnKind, MtnProduct
 
 View = Callable[..., HttpResponse]
 
@@ -60,27 +60,38 @@ class Caller:
     environment: str
 
 
-def _check_subscription_key(request: HttpRequest) -> None:
+def _check_subscription_key(request: HttpRequest, product: str | None) -> None:
+    """A key of the product whose path this is (any product's key for sandbox provisioning):
+    API Management knows a key by its subscription, and a subscription is one product."""
     key = request.headers.get("Ocp-Apim-Subscription-Key") or request.GET.get("subscription-key")
     if not key:
         raise errors.MissingSubscriptionKey()
-    known = settings.MTN_SIMULATOR_SUBSCRIPTION_KEYS
-    if not any(hmac.compare_digest(key.encode(), candidate.encode()) for candidate in known):
+    owner = selectors.product_of_key(key)
+    if owner is None or (product is not None and owner != product):
         raise errors.InvalidSubscriptionKey()
 
 
-def _authorize(request: HttpRequest, product: str) -> Caller:
-    """Subscription key, a bearer token of this product, a target environment it may use."""
-    _check_subscription_key(request)
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise errors.InvalidAccessToken()
-    user = selectors.authenticate_token(token=token.strip(), product=MtnProduct(product))
+def _target_environment(request: HttpRequest, user: selectors.ApiUser) -> str:
     environment = request.headers.get("X-Target-Environment")
     if not environment:
         raise errors.ValidationError("X-Target-Environment header is required.")
     if environment not in user.target_environments:
         raise errors.NotAllowedTargetEnvironment()
+    return environment
+
+
+def _bearer(request: HttpRequest) -> str:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise errors.InvalidAccessToken()
+    return token.strip()
+
+
+def _authorize(request: HttpRequest, product: str) -> Caller:
+    """Subscription key, a bearer token of this product, a target environment it may use."""
+    _check_subscription_key(request, product)
+    user = selectors.authenticate_token(token=_bearer(request), product=MtnProduct(product))
+    environment = _target_environment(request, user)
     return Caller(user=user, product=MtnProduct(product), environment=environment)
 
 
@@ -97,7 +108,7 @@ def _empty(status: int) -> HttpResponse:
 
 @endpoint("POST")
 def create_api_user(request: HttpRequest) -> HttpResponse:
-    _check_subscription_key(request)
+    _check_subscription_key(request, None)
     user_id = _reference_id(request)
     data = parsing.parse_json_object(request.body)
     host = data.get("providerCallbackHost")
@@ -109,23 +120,23 @@ def create_api_user(request: HttpRequest) -> HttpResponse:
 
 @endpoint("POST")
 def create_api_key(request: HttpRequest, user_id: str) -> HttpResponse:
-    _check_subscription_key(request)
+    _check_subscription_key(request, None)
     return JsonResponse({"apiKey": services.create_api_key(user_id=user_id)}, status=201)
 
 
 @endpoint("GET")
 def api_user(request: HttpRequest, user_id: str) -> HttpResponse:
-    _check_subscription_key(request)
+    _check_subscription_key(request, None)
     user = selectors.get_provisioned_user(user_id=user_id)
     return JsonResponse(
         {"providerCallbackHost": user.provider_callback_host, "targetEnvironment": "sandbox"}
     )
 
 
-# --- Token ---------------------------------------------------------------------------------
+# --- Tokens ----------------------------------------------------------------------------------
 
 
-def _basic_credentials(request: HttpRequest) -> tuple[str, str]:
+def _basic_user(request: HttpRequest) -> selectors.ApiUser:
     scheme, _, encoded = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "basic":
         raise errors.LoginFailed()
@@ -136,16 +147,17 @@ def _basic_credentials(request: HttpRequest) -> tuple[str, str]:
     user_id, separator, api_key = decoded.partition(":")
     if not separator:
         raise errors.LoginFailed()
-    return user_id, api_key
+    return selectors.authenticate_api_key(user_id=user_id, api_key=api_key)
 
 
 @endpoint("POST")
 def create_access_token(request: HttpRequest, product: str) -> HttpResponse:
-    _check_subscription_key(request)
-    if request.body:
+    _check_subscription_key(request, product)
+    # MTN's sandbox answers `{}`, `null` or a grant_type here as if there were no body; its
+    # error page lists a body as a 400, which the strict setting reproduces.
+    if request.body and settings.MTN_SIMULATOR_STRICT_TOKEN_BODY:
         raise errors.ValidationError("The token request must not have a body.")
-    user_id, api_key = _basic_credentials(request)
-    user = selectors.authenticate_api_key(user_id=user_id, api_key=api_key)
+    user = _basic_user(request)
     issued = services.issue_access_token(user=user, product=MtnProduct(product))
     return JsonResponse(
         {
@@ -156,21 +168,124 @@ def create_access_token(request: HttpRequest, product: str) -> HttpResponse:
     )
 
 
+# --- Consent (CIBA): bc-authorize, oauth2 token, userinfo -----------------------------------
+
+
+@endpoint("POST")
+def bc_authorize(request: HttpRequest, product: str) -> HttpResponse:
+    _check_subscription_key(request, product)
+    user = _basic_user(request)
+    environment = _target_environment(request, user)
+    form = parsing.parse_form(request.body, request.content_type or "")
+    consent_request = parsing.parse_consent_request(form)
+    callback_url = parsing.parse_callback_url(
+        request.headers.get("X-Callback-Url"), registered_host=user.callback_host
+    )
+    consent = services.request_consent(
+        user=user,
+        product=MtnProduct(product),
+        environment=environment,
+        request=consent_request,
+        callback_url=callback_url,
+    )
+    return JsonResponse(
+        {
+            "auth_req_id": str(consent.auth_req_id),
+            "interval": services.CONSENT_POLL_INTERVAL,
+            "expires_in": int(services.CONSENT_TTL.total_seconds()),
+        }
+    )
+
+
+@endpoint("POST")
+def create_oauth2_token(request: HttpRequest, product: str) -> HttpResponse:
+    _check_subscription_key(request, product)
+    user = _basic_user(request)
+    form = parsing.parse_form(request.body, request.content_type or "")
+    if form.get("grant_type") != services.CIBA_GRANT_TYPE:
+        raise errors.OAuthError(
+            "unsupported_grant_type", f"grant_type must be {services.CIBA_GRANT_TYPE}."
+        )
+    if not form.get("auth_req_id"):
+        raise errors.OAuthError("invalid_request", "auth_req_id is required.")
+    token = services.redeem_consent(
+        user=user, product=MtnProduct(product), auth_req_id=form["auth_req_id"]
+    )
+    body: dict[str, object] = {
+        "access_token": token.issued.access_token,
+        "token_type": "Bearer",
+        "expires_in": token.issued.expires_in,
+        "scope": token.scope,
+    }
+    if token.refresh_token:
+        body["refresh_token"] = token.refresh_token
+        # MTN's spelling.
+        body["refresh_token_expired_in"] = int(services.REFRESH_TOKEN_TTL.total_seconds())
+    return JsonResponse(body)
+
+
+@endpoint("GET")
+def user_info_with_consent(request: HttpRequest, product: str) -> HttpResponse:
+    _check_subscription_key(request, product)
+    token = selectors.authenticate_consent_token(
+        token=_bearer(request), product=MtnProduct(product)
+    )
+    holder = scenarios.for_holder(token.subject)
+    return JsonResponse(bodies.user_info_body(token.subject, active=holder.active))
+
+
 # --- Money-moving requests and their status ------------------------------------------------
 
+Parser = Callable[[dict[str, Any], str], parsing.MoneyRequest]
 
-def _submit(request: HttpRequest, *, product: str, kind: MtnKind, role: str | None) -> HttpResponse:
+
+def _money(role: str | None) -> Parser:
+    return lambda data, environment: parsing.parse_money_request(
+        data, role=role, environment=environment
+    )
+
+
+# Each kind: its product, the body parser.
+KINDS: dict[MtnKind, tuple[MtnProduct, Parser]] = {
+    MtnKind.REQUEST_TO_PAY: (MtnProduct.COLLECTION, _money("payer")),
+    MtnKind.REQUEST_TO_WITHDRAW: (MtnProduct.COLLECTION, _money("payer")),
+    MtnKind.DEPOSIT: (MtnProduct.DISBURSEMENT, _money("payee")),
+    MtnKind.REFUND: (MtnProduct.DISBURSEMENT, _money(None)),
+    MtnKind.PREAPPROVAL: (
+        MtnProduct.COLLECTION,
+        lambda data, environment: parsing.parse_preapproval(data, environment=environment),
+    ),
+    MtnKind.INVOICE: (
+        MtnProduct.COLLECTION,
+        lambda data, environment: parsing.parse_invoice(data, environment=environment),
+    ),
+    MtnKind.PAYMENT: (
+        MtnProduct.COLLECTION,
+        lambda data, environment: parsing.parse_payment(data, environment=environment),
+    ),
+    MtnKind.CASH_TRANSFER: (
+        MtnProduct.REMITTANCE,
+        lambda data, environment: parsing.parse_cash_transfer(data, environment=environment),
+    ),
+}
+
+
+def _submit(
+    request: HttpRequest, *, product: str, kind: MtnKind, version: str, parse: Parser
+) -> HttpResponse:
     caller = _authorize(request, product)
     reference_id = _reference_id(request)
     data = parsing.parse_json_object(request.body)
-    money = parsing.parse_money_request(data, role=role, environment=caller.environment)
+    money = parse(data, caller.environment)
     callback_url = parsing.parse_callback_url(
         request.headers.get("X-Callback-Url"), registered_host=caller.user.callback_host
     )
     _, scenario = services.submit_transaction(
         user=caller.user,
         environment=caller.environment,
+        product=caller.product,
         kind=kind,
+        version=version,
         reference_id=reference_id,
         request=money,
         callback_url=callback_url,
@@ -185,52 +300,59 @@ def _status(
     request: HttpRequest, *, product: str, kind: MtnKind, reference_id: str
 ) -> HttpResponse:
     caller = _authorize(request, product)
-    row = selectors.get_transaction(kind=kind, reference_id=reference_id, user=caller.user)
+    row = selectors.get_transaction(
+        product=caller.product, kind=kind, reference_id=reference_id, user=caller.user
+    )
     return JsonResponse(bodies.status_body(row, status=row.status_at(timezone.now())))
 
 
 @endpoint("POST")
-def request_to_pay(request: HttpRequest) -> HttpResponse:
-    return _submit(request, product="collection", kind=MtnKind.REQUEST_TO_PAY, role="payer")
+def submit(request: HttpRequest, kind: str, version: str = "v1_0") -> HttpResponse:
+    """POST /collection/{v}/requesttopay, …/requesttowithdraw, …/preapproval, …/invoice,
+    …/payment; /disbursement/{v}/deposit, …/refund; /remittance/v2_0/cashtransfer."""
+    product, parse = KINDS[MtnKind(kind)]
+    return _submit(request, product=product, kind=MtnKind(kind), version=version, parse=parse)
 
 
 @endpoint("GET")
-def request_to_pay_status(request: HttpRequest, reference_id: str) -> HttpResponse:
-    return _status(
-        request, product="collection", kind=MtnKind.REQUEST_TO_PAY, reference_id=reference_id
+def status(
+    request: HttpRequest, kind: str, reference_id: str, version: str = "v1_0"
+) -> HttpResponse:
+    product, _ = KINDS[MtnKind(kind)]
+    return _status(request, product=product, kind=MtnKind(kind), reference_id=reference_id)
+
+
+@endpoint("POST")
+def transfer(request: HttpRequest, product: str) -> HttpResponse:
+    """Disbursement's and remittance's transfer (the same operation in both products)."""
+    return _submit(
+        request, product=product, kind=MtnKind.TRANSFER, version="v1_0", parse=_money("payee")
     )
 
 
-@endpoint("POST")
-def transfer(request: HttpRequest) -> HttpResponse:
-    return _submit(request, product="disbursement", kind=MtnKind.TRANSFER, role="payee")
-
-
 @endpoint("GET")
-def transfer_status(request: HttpRequest, reference_id: str) -> HttpResponse:
-    return _status(
-        request, product="disbursement", kind=MtnKind.TRANSFER, reference_id=reference_id
+def transfer_status(request: HttpRequest, product: str, reference_id: str) -> HttpResponse:
+    return _status(request, product=product, kind=MtnKind.TRANSFER, reference_id=reference_id)
+
+
+@endpoint("POST")
+def delivery_notification(request: HttpRequest, reference_id: str) -> HttpResponse:
+    """A message for the payer of a request to pay, in the `notificationMessage` header or
+    body (at most 160 characters), optionally with a `Language`."""
+    caller = _authorize(request, MtnProduct.COLLECTION)
+    notification = parsing.parse_delivery_notification(
+        header=request.headers.get("notificationMessage"),
+        body=request.body,
+        language=request.headers.get("Language"),
     )
-
-
-@endpoint("POST")
-def deposit(request: HttpRequest, version: str) -> HttpResponse:
-    return _submit(request, product="disbursement", kind=MtnKind.DEPOSIT, role="payee")
-
-
-@endpoint("GET")
-def deposit_status(request: HttpRequest, reference_id: str) -> HttpResponse:
-    return _status(request, product="disbursement", kind=MtnKind.DEPOSIT, reference_id=reference_id)
-
-
-@endpoint("POST")
-def refund(request: HttpRequest, version: str) -> HttpResponse:
-    return _submit(request, product="disbursement", kind=MtnKind.REFUND, role=None)
-
-
-@endpoint("GET")
-def refund_status(request: HttpRequest, reference_id: str) -> HttpResponse:
-    return _status(request, product="disbursement", kind=MtnKind.REFUND, reference_id=reference_id)
+    row = selectors.get_transaction(
+        product=caller.product,
+        kind=MtnKind.REQUEST_TO_PAY,
+        reference_id=reference_id,
+        user=caller.user,
+    )
+    services.record_delivery_notification(row=row, notification=notification)
+    return _empty(200)
 
 
 # --- Account ---------------------------------------------------------------------------------
@@ -250,6 +372,7 @@ def balance(request: HttpRequest, product: str, currency: str | None = None) -> 
     )
 
 
+# MTN's reference spells the id types in lower case; clients also send them in capitals.
 _ID_TYPES = {
     "msisdn": parsing.PartyIdType.MSISDN,
     "email": parsing.PartyIdType.EMAIL,
@@ -259,8 +382,11 @@ _ID_TYPES = {
 
 def _holder(request: HttpRequest, *, product: str, id_type: str, party_id: str) -> scenarios.Holder:
     _authorize(request, product)
-    parsing.check_party_id(id_type=_ID_TYPES[id_type], party_id=party_id)
-    holder = scenarios.for_holder(party_id) if id_type == "msisdn" else scenarios.Holder()
+    party_id_type = _ID_TYPES[id_type.lower()]
+    parsing.check_party_id(id_type=party_id_type, party_id=party_id)
+    if party_id_type != parsing.PartyIdType.MSISDN:
+        return scenarios.Holder()
+    holder = scenarios.for_holder(party_id)
     if holder.error is not None:
         raise holder.error()
     return holder
@@ -275,21 +401,17 @@ def account_holder_active(
 
 
 @endpoint("GET")
-def basic_user_info(request: HttpRequest, product: str, party_id: str) -> HttpResponse:
-    holder = _holder(request, product=product, id_type="msisdn", party_id=party_id)
+def basic_user_info(
+    request: HttpRequest, product: str, id_type: str, party_id: str
+) -> HttpResponse:
+    holder = _holder(request, product=product, id_type=id_type, party_id=party_id)
     if not holder.found:
         raise errors.ResourceNotFound()
-    # A made-up person: the simulator has no customer register.
-    return JsonResponse(
-        {
-            "given_name": "Sand",
-            "family_name": "Box",
-            "birthdate": "1976-08-13",
-            "locale": "sv_SE",
-            "gender": "MALE",
-            "status": "ACTIVE" if holder.active else "INACTIVE",
-        }
-    )
+    body = bodies.user_info_body(party_id, active=holder.active)
+    # basicuserinfo has no OpenID subject or phone fields, only the KYC names and status.
+    for key in ("sub", "name", "phone_number", "phone_number_verified"):
+        body.pop(key)
+    return JsonResponse(body)
 
 
 @endpoint("GET")

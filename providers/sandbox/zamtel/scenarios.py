@@ -19,6 +19,7 @@ succeeds, with a callback to the request's `callbackUrl`.
 | 260950000010  | COMPLETED, the callback is delivered twice                             |
 | 260950000011  | the callback says COMPLETED; the enquiry says ACCEPTED until twice the |
 |               | delay, then FAILED, UNSPECIFIED_FAILURE                                |
+| 260960000012  | ported from MTN to Airtel: the account lookup says NOT_FOUND           |
 """
 
 from __future__ import annotations
@@ -79,6 +80,9 @@ SCENARIOS: dict[str, Scenario] = {
     ),
 }
 NOT_FOUND = PREFIX + "01"
+# An MTN-prefixed number ported to Airtel (the same number in all three simulators): unknown
+# here, as any number outside Zamtel's prefixes is.
+PORTED_TO_AIRTEL = "260960000012"
 UNAVAILABLE = PREFIX + "09"
 
 

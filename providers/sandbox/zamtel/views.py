@@ -262,7 +262,7 @@ def account(request: HttpRequest, msisdn: str) -> HttpResponse:
     _account(request)
     if msisdn == scenarios.UNAVAILABLE:
         raise ZamtelError(503, {"failureReason": _reason("SERVICE_UNAVAILABLE", "Try later")})
-    if msisdn == scenarios.NOT_FOUND or not _PHONE.match(msisdn):
+    if msisdn in (scenarios.NOT_FOUND, scenarios.PORTED_TO_AIRTEL) or not _PHONE.match(msisdn):
         return JsonResponse({"status": "NOT_FOUND"})
     return JsonResponse(
         {

@@ -22,8 +22,11 @@ from providers.sandbox.models import MtnTransaction
 from tests import live
 
 BASE = "/sandbox/mtn"
-SUB_KEY = "collection-subscription-key-for-tests"
-OTHER_SUB_KEY = "disbursement-subscription-key-for-tests"
+# One subscription key per product, as MTN issues them (32 hex characters).
+SUB_KEY = "c011ec7100000000000000000000000a"
+OTHER_SUB_KEY = "d15b000000000000000000000000000b"
+REMITTANCE_SUB_KEY = "4e3177a4ce00000000000000000000cc"
+KEYS = {"collection": SUB_KEY, "disbursement": OTHER_SUB_KEY, "remittance": REMITTANCE_SUB_KEY}
 USER_ID = "0b8b3b8e-5a5e-4d0b-9d6e-2f1f2b7c1a10"
 API_KEY = "api-key-for-tests"
 CALLBACK_HOST = "127.0.0.1"
@@ -32,7 +35,9 @@ TASK = "sandbox.deliver_mtn_callback"
 
 @pytest.fixture(autouse=True)
 def simulator_settings(settings):
-    settings.MTN_SIMULATOR_SUBSCRIPTION_KEYS = [SUB_KEY, OTHER_SUB_KEY]
+    settings.MTN_SIMULATOR_SUBSCRIPTION_KEYS = [f"{p}:{key}" for p, key in KEYS.items()]
+    settings.MTN_SIMULATOR_STRICT_TOKEN_BODY = False
+    settings.MTN_SIMULATOR_CALLBACK_RETRY_SECONDS = []  # one try, unless a test says otherwise
     settings.MTN_SIMULATOR_USERS = [f"{USER_ID}:{API_KEY}"]
     settings.MTN = {
         **settings.MTN,
@@ -72,6 +77,11 @@ def basic(user_id: str = USER_ID, api_key: str = API_KEY) -> str:
     return "Basic " + base64.b64encode(f"{user_id}:{api_key}".encode()).decode()
 
 
+def product_of(path: str) -> str:
+    """The product whose path this is: its first segment."""
+    return path.strip("/").split("/")[0]
+
+
 class MtnApi:
     """A minimal MTN client over any `send(method, path, headers, body)`."""
 
@@ -83,12 +93,10 @@ class MtnApi:
             body = json.dumps(json_body).encode()
         return self.send(method, path, dict(headers or {}), body)
 
-    def token_response(
-        self, product="collection", *, authorization=None, sub_key=SUB_KEY, body=None
-    ):
+    def token_response(self, product="collection", *, authorization=None, sub_key="", body=None):
         headers = {"Authorization": authorization or basic()}
         if sub_key is not None:
-            headers["Ocp-Apim-Subscription-Key"] = sub_key
+            headers["Ocp-Apim-Subscription-Key"] = sub_key or KEYS[product]
         return self.call("POST", f"/{product}/token/", headers=headers, body=body)
 
     def token(self, product="collection", **kwargs) -> str:
@@ -96,10 +104,12 @@ class MtnApi:
         assert response.status_code == 200, response.content
         return response.json()["access_token"]
 
-    def headers(self, token: str, *, environment="mtnzambia", sub_key=SUB_KEY, **extra) -> dict:
+    def headers(
+        self, token: str, *, environment="mtnzambia", product="collection", sub_key="", **extra
+    ) -> dict:
         headers = {
             "Authorization": f"Bearer {token}",
-            "Ocp-Apim-Subscription-Key": sub_key,
+            "Ocp-Apim-Subscription-Key": sub_key or KEYS[product],
             "X-Target-Environment": environment,
         }
         headers.update(extra)
@@ -128,7 +138,12 @@ class MtnApi:
         callback_url: str | None = None,
     ):
         reference = reference or str(uuid.uuid4())
-        headers = self.headers(token, environment=environment, **{"X-Reference-Id": reference})
+        headers = self.headers(
+            token,
+            environment=environment,
+            product=product_of(path),
+            **{"X-Reference-Id": reference},
+        )
         if callback_url is not None:
             headers["X-Callback-Url"] = callback_url
         response = self.call("POST", path, headers=headers, json_body=body)
@@ -146,7 +161,8 @@ class MtnApi:
         )
 
     def get(self, path: str, token: str, *, environment="mtnzambia"):
-        return self.call("GET", path, headers=self.headers(token, environment=environment))
+        headers = self.headers(token, environment=environment, product=product_of(path))
+        return self.call("GET", path, headers=headers)
 
     def rtp_status(self, token: str, reference: str, **kwargs):
         return self.get(f"/collection/v1_0/requesttopay/{reference}", token, **kwargs)

@@ -8,7 +8,14 @@ import uuid
 import pytest
 
 from providers.sandbox.models import MtnAccessToken
-from tests.providers.sandbox.conftest import API_KEY, OTHER_SUB_KEY, SUB_KEY, USER_ID, basic
+from tests.providers.sandbox.conftest import (
+    API_KEY,
+    KEYS,
+    OTHER_SUB_KEY,
+    SUB_KEY,
+    USER_ID,
+    basic,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -65,11 +72,43 @@ def test_token_is_refused_when_the_credentials_are_unusable(mtn, authorization) 
     assert response.json() == {"error": "login_failed"}
 
 
-def test_token_request_with_a_body_is_a_bad_request(mtn) -> None:
-    response = mtn.token_response(body=b'{"grant_type":"client_credentials"}')
+TOKEN_BODIES = [
+    b"{}",
+    b"null",
+    b'{"grant_type":"client_credentials"}',
+    b"grant_type=client_credentials",
+]
+
+
+@pytest.mark.parametrize("body", TOKEN_BODIES)
+def test_token_request_with_a_body_is_answered_as_without_one(mtn, body) -> None:
+    """Clients send `{}`, `null` or a grant_type there, and MTN's sandbox answers them."""
+    response = mtn.token_response(body=body)
+
+    assert response.status_code == 200
+    assert response.json()["token_type"] == "access_token"
+
+
+@pytest.mark.parametrize("body", TOKEN_BODIES)
+def test_token_request_with_a_body_is_a_bad_request_when_strict(
+    mtn, simulator_settings, body
+) -> None:
+    simulator_settings.MTN_SIMULATOR_STRICT_TOKEN_BODY = True
+
+    response = mtn.token_response(body=body)
 
     assert response.status_code == 400
-    assert response.json()["code"] == "VALIDATION_ERROR"
+    assert response.json() == {
+        "code": "VALIDATION_ERROR",
+        "message": "The token request must not have a body.",
+    }
+    assert not MtnAccessToken.objects.exists()
+
+
+def test_token_request_without_a_body_is_served_when_strict(mtn, simulator_settings) -> None:
+    simulator_settings.MTN_SIMULATOR_STRICT_TOKEN_BODY = True
+
+    assert mtn.token_response().status_code == 200
 
 
 def test_token_without_trailing_slash_is_served_too(mtn) -> None:
@@ -82,7 +121,7 @@ def test_token_without_trailing_slash_is_served_too(mtn) -> None:
     assert response.status_code == 200
 
 
-@pytest.mark.parametrize("sub_key", [None, "", "not-a-known-key"])
+@pytest.mark.parametrize("sub_key", [None, "not-a-known-key", OTHER_SUB_KEY])
 def test_token_is_refused_without_a_valid_subscription_key(mtn, sub_key) -> None:
     response = mtn.token_response(sub_key=sub_key)
 
@@ -104,16 +143,44 @@ def test_product_call_with_a_bad_subscription_key_gets_apim_401(mtn) -> None:
     assert response.json() == APIM_INVALID_KEY
 
 
-def test_any_configured_subscription_key_is_accepted(mtn) -> None:
-    token = mtn.token(sub_key=OTHER_SUB_KEY)
+@pytest.mark.parametrize("product", ["collection", "disbursement", "remittance"])
+def test_each_products_key_opens_only_its_own_products_paths(mtn, product) -> None:
+    token = mtn.token(product)
+    path = f"/{product}/v1_0/account/balance"
+
+    own = mtn.call("GET", path, headers=mtn.headers(token, sub_key=KEYS[product]))
+    others = [
+        mtn.call("GET", path, headers=mtn.headers(token, sub_key=key))
+        for other, key in KEYS.items()
+        if other != product
+    ]
+
+    assert own.status_code == 200
+    assert [(r.status_code, r.json()) for r in others] == [(401, APIM_INVALID_KEY)] * 2
+
+
+def test_a_token_of_another_product_is_refused(mtn) -> None:
+    token = mtn.token("remittance")
 
     response = mtn.call(
         "GET",
-        "/collection/v1_0/account/balance",
-        headers=mtn.headers(token, sub_key=OTHER_SUB_KEY),
+        "/disbursement/v1_0/account/balance",
+        headers=mtn.headers(token, product="disbursement"),
     )
 
-    assert response.status_code == 200
+    assert response.status_code == 401
+    assert response.json()["statusCode"] == 401
+
+
+def test_every_products_key_provisions_sandbox_users(mtn) -> None:
+    for key in KEYS.values():
+        response = mtn.call(
+            "POST",
+            "/v1_0/apiuser",
+            headers={"X-Reference-Id": str(uuid.uuid4()), "Ocp-Apim-Subscription-Key": key},
+            json_body={"providerCallbackHost": "merchant.example"},
+        )
+        assert response.status_code == 201
 
 
 def test_request_to_pay_without_a_token_is_unauthorized(mtn) -> None:

@@ -10,7 +10,7 @@ import pytest
 from django.db import transaction
 from procrastinate.contrib.django.models import ProcrastinateJob
 
-from providers.sandbox.models import MtnCallbackAttempt, MtnKind, MtnTransaction
+from providers.sandbox.models import MtnCallbackAttempt, MtnKind, MtnProduct, MtnTransaction
 from providers.sandbox.mtn import parsing, selectors, services
 from tests import live
 from tests.providers.sandbox.conftest import USER_ID, callback_jobs, run_worker
@@ -163,7 +163,9 @@ def test_callback_job_commits_with_the_request_or_not_at_all(callback_server) ->
         services.submit_transaction(
             user=user,
             environment="mtnzambia",
+            product=MtnProduct.COLLECTION,
             kind=MtnKind.REQUEST_TO_PAY,
+            version="v1_0",
             reference_id=reference,
             request=request,
             callback_url=f"{callback_server.url}/cb",
@@ -186,3 +188,105 @@ def test_duplicate_reference_defers_no_second_callback(mtn, callback_server) -> 
 
     assert again.status_code == 409
     assert callback_jobs(reference).count() == 1
+
+
+@pytest.mark.parametrize(
+    ("path", "role", "method"),
+    [
+        ("/disbursement/v1_0/deposit", "payee", "POST"),
+        ("/disbursement/v2_0/deposit", "payee", "PUT"),
+        ("/collection/v1_0/requesttowithdraw", "payer", "POST"),
+        ("/collection/v2_0/requesttowithdraw", "payer", "PUT"),
+    ],
+)
+def test_callback_method_follows_the_api_version(mtn, callback_server, path, role, method) -> None:
+    """MTN's callback page: Deposit-V1 calls back with POST, Deposit-V2 with PUT."""
+    token = mtn.token(path.split("/")[1])
+    _, response = mtn.submit(
+        path,
+        token,
+        mtn.money_body("260961234567", role=role),
+        callback_url=f"{callback_server.url}/cb",
+    )
+    assert response.status_code == 202
+
+    run_worker()
+
+    [callback] = callback_server.received
+    assert callback.method == method
+    assert MtnCallbackAttempt.objects.get().method == method
+
+
+class FlakyReceiver:
+    """Answers 503 to the first `failures` callbacks, then 200."""
+
+    def __init__(self, failures: int) -> None:
+        import http.server
+        import threading
+
+        self.statuses: list[int] = []
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                status = 503 if len(receiver.statuses) < failures else 200
+                receiver.statuses.append(status)
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}/cb"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_undelivered_callback_is_retried_until_answered(mtn, simulator_settings) -> None:
+    simulator_settings.MTN_SIMULATOR_CALLBACK_RETRY_SECONDS = [0, 0, 0, 0]
+    receiver = FlakyReceiver(failures=2)
+    try:
+        reference, _ = mtn.request_to_pay(mtn.token(), callback_url=receiver.url)
+        run_worker()
+    finally:
+        receiver.close()
+
+    assert receiver.statuses == [503, 503, 200]
+    attempts = MtnCallbackAttempt.objects.order_by("attempt")
+    assert [(a.attempt, a.status_code) for a in attempts] == [(1, 503), (2, 503), (3, 200)]
+    assert callback_jobs(reference).count() == 3
+
+
+def test_callback_retries_stop_when_the_schedule_ends(mtn, simulator_settings) -> None:
+    simulator_settings.MTN_SIMULATOR_CALLBACK_RETRY_SECONDS = [0, 0]
+    # A port nobody listens on: every attempt is refused.
+    reference, _ = mtn.request_to_pay(
+        mtn.token(), callback_url=f"http://127.0.0.1:{live.free_port()}/cb"
+    )
+
+    run_worker()
+
+    attempts = MtnCallbackAttempt.objects.order_by("attempt")
+    assert [a.attempt for a in attempts] == [1, 2, 3]
+    assert all(a.status_code is None and "ConnectionError" in a.error for a in attempts)
+    assert callback_jobs(reference).filter(status="todo").count() == 0
+
+
+def test_callback_retries_wait_on_the_schedule(mtn, simulator_settings) -> None:
+    simulator_settings.MTN_SIMULATOR_CALLBACK_RETRY_SECONDS = [120]
+    reference, _ = mtn.request_to_pay(
+        mtn.token(), callback_url=f"http://127.0.0.1:{live.free_port()}/cb"
+    )
+
+    run_worker()
+
+    assert MtnCallbackAttempt.objects.count() == 1
+    [retry] = callback_jobs(reference).filter(status="todo")
+    assert retry.args == {"transaction_id": retry.args["transaction_id"], "attempt": 2}
+    assert retry.scheduled_at is not None

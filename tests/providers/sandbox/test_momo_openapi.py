@@ -12,7 +12,7 @@ import momo_openapi
 import pytest
 import requests
 
-from tests.providers.sandbox.conftest import BASE, SUB_KEY
+from tests.providers.sandbox.conftest import BASE, OTHER_SUB_KEY, REMITTANCE_SUB_KEY, SUB_KEY
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -57,12 +57,36 @@ def test_provisioning_token_request_to_pay_status_and_balance(session) -> None:
 
 
 def test_disbursement_transfer_and_status(session) -> None:
-    disbursement = momo_openapi.Disbursement.for_sandbox(SUB_KEY, session=session)
+    disbursement = momo_openapi.Disbursement.for_sandbox(OTHER_SUB_KEY, session=session)
 
     reference = disbursement.transfer("7", "46733123457", "payout-1")
 
     status = disbursement.get_transaction_status(reference)
     assert (status["status"], status["reason"]) == ("FAILED", "PAYEE_NOT_FOUND")
+
+
+def test_remittance_token_transfer_status_and_balance(session) -> None:
+    remittance = momo_openapi.Remittance.for_sandbox(REMITTANCE_SUB_KEY, session=session)
+
+    paid = remittance.transfer("25", "56733123453", "remit-1", payee_note="From abroad")
+    declined = remittance.transfer("5", "46733123451", "remit-2")
+
+    status = remittance.get_transaction_status(paid)
+    assert status["status"] == "SUCCESSFUL"
+    assert status["payee"] == {"partyIdType": "MSISDN", "partyId": "56733123453"}
+    failed = remittance.get_transaction_status(declined)
+    assert (failed["status"], failed["reason"]) == ("FAILED", "APPROVAL_REJECTED")
+    # The remittance account, apart from disbursement's: only its own transfer left it.
+    assert remittance.get_balance() == {"availableBalance": "999975", "currency": "EUR"}
+
+
+def test_a_key_of_another_product_fails_as_at_mtn(session) -> None:
+    remittance = momo_openapi.Remittance.for_sandbox(OTHER_SUB_KEY, session=session)
+
+    with pytest.raises(momo_openapi.AuthenticationError) as error:
+        remittance.get_access_token()
+
+    assert error.value.status_code == 401
 
 
 def test_its_errors_carry_mtns_codes(session) -> None:

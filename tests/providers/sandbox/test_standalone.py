@@ -41,7 +41,7 @@ def simulator_process():
         "WEB_CONCURRENCY": "4",
         "GUNICORN_THREADS": "4",
         "LOG_LEVEL": "WARNING",
-        "MTN_SIMULATOR_SUBSCRIPTION_KEYS": SUB_KEY,
+        "MTN_SIMULATOR_SUBSCRIPTION_KEYS": f"collection:{SUB_KEY}",
         "MTN_SIMULATOR_USERS": f"{USER_ID}:{API_KEY}",
         "MTN_TEST_CALLBACK_HOST": "127.0.0.1",
         "MTN_SIMULATOR_CALLBACK_DELAY_SECONDS": "0",
