@@ -75,6 +75,12 @@ class Payment(models.Model):
     # When the operator first accepted the request (or may have: outcome unknown).
     submitted_at = models.DateTimeField(null=True, blank=True)
     submit_attempts = models.PositiveIntegerField(default=0)
+    # The intent log of an operation its operator cannot be asked about (an Airtel refund):
+    # committed just before the request is sent, cleared when the operator proves it never
+    # arrived (a retryable refusal), superseded by `submitted_at` or a final status. Found set
+    # with neither, an earlier attempt died mid-call (SIGKILL, a database outage): the money
+    # may have moved and a resend is not recognisable, so the payment goes to manual review.
+    send_started_at = models.DateTimeField(null=True, blank=True)
     next_poll_at = models.DateTimeField(null=True, blank=True)
     poll_count = models.PositiveIntegerField(default=0)
     # Held while one process talks to the operator about this payment (submit or refresh),

@@ -418,6 +418,10 @@ def submit_payment(*, payment_id: int) -> Payment:
         payment = _route_by_lookup(payment)
         if payment.is_final:
             return payment
+    if not _can_enquire(payment):
+        if payment.send_started_at is not None:
+            return _flag_unknown_attempt(payment_id)
+        _log_send_started(payment)
     adapter = registry.get_adapter(payment.provider, payment.mode)
     instruction = instruction_for(payment)
     send = {
@@ -442,6 +446,7 @@ def submit_payment(*, payment_id: int) -> Payment:
             payment = _locked(payment_id)
             _record(payment, exc.calls, exc.kind)
             payment.submit_attempts += 1
+            payment.send_started_at = None  # it never arrived: sending again is safe
             if payment.submit_attempts >= settings.PAYMENT_SUBMIT_MAX_ATTEMPTS:
                 # Every attempt was refused before processing (or the breaker was open): the
                 # operator never took the request, so failing it cannot lose money.
@@ -943,6 +948,30 @@ def _can_enquire(payment: Payment) -> bool:
     return registry.capabilities(payment.provider).can_enquire(_OPERATIONS[Flow(payment.flow)])
 
 
+def _log_send_started(payment: Payment) -> None:
+    """Commit, before sending, that a send is starting: for an operation its operator cannot
+    be asked about, a resend after a crash mid-call would not be recognised as the same
+    request (an Airtel refund carries no reference of ours, and a second one is refused as
+    "already refunded" while the first moved the money), so only this row can tell that an
+    attempt may have reached the operator. Autocommit: no transaction is open here."""
+    payment.send_started_at = timezone.now()
+    Payment.objects.filter(pk=payment.pk).update(send_started_at=payment.send_started_at)
+
+
+def _flag_unknown_attempt(payment_id: int) -> Payment:
+    """An earlier attempt began sending and recorded nothing (its worker was killed, or the
+    database went away before the answer was stored): never resend, never fail it; ops
+    establish the outcome with the operator."""
+    logger.warning("previous send attempt outcome unknown", extra={"payment_id": payment_id})
+    with transaction.atomic(durable=True):
+        payment = _locked(payment_id)
+        payment.submitted_at = payment.send_started_at  # it may have reached the operator
+        _flag_for_review(
+            payment, why="a previous attempt's outcome is unknown (it stopped mid-call)"
+        )
+    return payment
+
+
 def _expire(payment: Payment) -> bool:
     """Fail a payment past its window `expired`; but one whose operator cannot be asked about
     it may have moved money (a refund whose answer was lost), so it goes to manual review."""
@@ -957,7 +986,7 @@ def _expire(payment: Payment) -> bool:
     )
 
 
-def _flag_for_review(payment: Payment) -> None:
+def _flag_for_review(payment: Payment, *, why: str = "its final answer was not received") -> None:
     """No answer can settle the payment any more: stop polling and never expire it; ops
     establish the outcome with the operator and resolve it. The caller holds the row lock."""
     payment.next_poll_at = None
@@ -968,7 +997,7 @@ def _flag_for_review(payment: Payment) -> None:
     payment.review_flagged_at = timezone.now()
     payment.review_reason = (
         f"{Provider(payment.provider).label} has no status enquiry for a {operation}, and "
-        "its final answer was not received: the money may have moved."
+        f"{why}: the money may have moved."
     )[:255]
     _save_progress(payment, release=True, extra=["review_flagged_at", "review_reason"])
     audit.record(
@@ -986,7 +1015,14 @@ def _flag_for_review(payment: Payment) -> None:
 
 
 # The columns a submission or a check may update; never `status` (transition_payment's alone).
-_PROGRESS_FIELDS = ["submitted_at", "submit_attempts", "next_poll_at", "poll_count", "updated_at"]
+_PROGRESS_FIELDS = [
+    "submitted_at",
+    "send_started_at",
+    "submit_attempts",
+    "next_poll_at",
+    "poll_count",
+    "updated_at",
+]
 
 
 def _save_progress(

@@ -28,7 +28,7 @@ from payments.ledger.models import Entry, EntryPhase
 from payments.models import Payment
 from providers.sandbox.airtel.models import AirtelKind, AirtelTransaction
 from providers.zamtel import signing as zamtel_signing
-from tests.e2e.conftest import Gateway, final
+from tests.e2e.conftest import drive_all
 from webhooks.models import CallbackOutcome, InboundCallback
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -50,61 +50,9 @@ SUBMISSION = {"collection": "request_payment", "disbursement": "send_payout"}
 MTN_SECRET = "e2e-mtn-callback-secret"
 
 
-@pytest.fixture
-def merchant(gateway, live_server, settings) -> Gateway:
-    """The gateway fixture's funded tenant, with Airtel and Zamtel pointed at their
-    simulators on the live server, with short delays and timeouts."""
-    settings.AIRTEL = {
-        **settings.AIRTEL,
-        "test": {
-            **settings.AIRTEL["test"],
-            "BASE_URL": f"{live_server.url}/sandbox/airtel",
-            "ENQUIRY_DELAY_SECONDS": "0",
-        },
-    }
-    settings.AIRTEL_SIMULATOR_CALLBACK_URL = f"{live_server.url}/api/v1/webhooks/airtel"
-    settings.ZAMTEL = {
-        **settings.ZAMTEL,
-        "test": {**settings.ZAMTEL["test"], "BASE_URL": f"{live_server.url}/sandbox/zamtel"},
-    }
-    for operator in ("AIRTEL", "ZAMTEL"):
-        setattr(settings, f"{operator}_SIMULATOR_CALLBACK_DELAY_SECONDS", 0.5)
-        setattr(settings, f"{operator}_READ_TIMEOUT_PAYMENT", 1.0)
-        setattr(settings, f"{operator}_SIMULATOR_SLOW_SECONDS", 2.0)
-        setattr(settings, f"{operator}_RETRY_INITIAL_SECONDS", 0.05)
-        setattr(settings, f"{operator}_RETRY_MAX_SECONDS", 0.1)
-    return gateway
-
-
-def drive_all(merchant: Gateway, ids: Iterable[str], within: float = 30) -> dict[str, dict]:
-    """Run the worker and the poller until every payment is final (or the deadline)."""
-    pending = set(ids)
-    seen: dict[str, dict] = {}
-    deadline = time.monotonic() + within
-    while pending and time.monotonic() < deadline:
-        merchant.run_jobs()
-        for public_id in list(pending):
-            seen[public_id] = merchant.get(public_id)
-            if final(seen[public_id]):
-                pending.discard(public_id)
-        time.sleep(0.2)
-    return seen
-
-
 def _operations(public_id: str) -> list[str]:
     payment = Payment.objects.get(public_id=public_id)
     return [call.operation for call in payment.provider_calls.all()]
-
-
-def _refund(merchant: Gateway, public_id: str, **body: str) -> requests.Response:
-    return merchant.session.post(
-        f"{merchant.base_url}/api/v1/payments/{public_id}/refund", json=body, timeout=10
-    )
-
-
-def _balance(merchant: Gateway) -> tuple[Decimal, Decimal]:
-    body = merchant.session.get(f"{merchant.base_url}/api/v1/balance", timeout=10).json()
-    return Decimal(body["available"][0]["amount"]), Decimal(body["reserved"][0]["amount"])
 
 
 # --- through each operator's own callback ---------------------------------------------------
@@ -322,8 +270,8 @@ def test_a_refund_through_each_operator_that_takes_refunds(merchant) -> None:
 
     # MTN and Zamtel refund in part; Airtel refunds a whole collection, once, by its id.
     asked = {"mtn": {"amount": "50.00"}, "zamtel": {"amount": "50.00"}, "airtel": {}}
-    assert _refund(merchant, collected["airtel"]["id"], amount="50.00").status_code == 409
-    answers = {op: _refund(merchant, collected[op]["id"], **asked[op]) for op in OPERATORS}
+    assert merchant.refund(collected["airtel"]["id"], amount="50.00").status_code == 409
+    answers = {op: merchant.refund(collected[op]["id"], **asked[op]) for op in OPERATORS}
     assert {op: r.status_code for op, r in answers.items()} == dict.fromkeys(OPERATORS, 201)
     refunds = drive_all(merchant, [r.json()["id"] for r in answers.values()])
 
@@ -341,7 +289,7 @@ def test_a_refund_through_each_operator_that_takes_refunds(merchant) -> None:
             "phase", flat=True
         )
         assert set(phases) == {EntryPhase.PENDING, EntryPhase.POST_PENDING}
-    assert _balance(merchant)[1] == 0  # nothing left reserved
+    assert merchant.balance()[1] == 0  # nothing left reserved
 
 
 def test_a_lost_airtel_refund_answer_waits_for_ops_past_its_expiry(
@@ -353,9 +301,9 @@ def test_a_lost_airtel_refund_answer_waits_for_ops_past_its_expiry(
     collection = drive_all(merchant, [merchant.create("260970000007")["id"]])
     [collected] = collection.values()
     assert collected["status"] == "SUCCESSFUL"
-    available_before, _ = _balance(merchant)
+    available_before, _ = merchant.balance()
 
-    answer = _refund(merchant, collected["id"])
+    answer = merchant.refund(collected["id"])
     assert answer.status_code == 201, answer.text
     refund_id = answer.json()["id"]
     merchant.run_jobs()
@@ -381,9 +329,9 @@ def test_a_lost_airtel_refund_answer_waits_for_ops_past_its_expiry(
     refund = merchant.get(refund_id)
     assert (refund["status"], refund["next_action"]) == ("PENDING", "manual_review")
     assert len(_operations(refund_id)) == 1
-    again = _refund(merchant, collected["id"])
+    again = merchant.refund(collected["id"])
     assert (again.status_code, again.json()["code"]) == (422, "refund_exceeds_payment")
-    reserved = _balance(merchant)[1]
+    reserved = merchant.balance()[1]
     assert reserved == Decimal(refund["amount"]) + Decimal(refund["fee"])
 
     # Ops confirm the refund on Airtel's side and settle it: the reservation is posted.
@@ -401,5 +349,5 @@ def test_a_lost_airtel_refund_answer_waits_for_ops_past_its_expiry(
     refund = merchant.get(refund_id)
     assert (refund["status"], refund["next_action"]) == ("SUCCESSFUL", None)
     assert refund["provider_transaction_id"] == airtel_refund.airtel_money_id
-    assert _balance(merchant) == (available_before - reserved, Decimal("0.00"))
+    assert merchant.balance() == (available_before - reserved, Decimal("0.00"))
     assert AuditLog.objects.filter(action="payment.review_resolved").count() == 1

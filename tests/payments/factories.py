@@ -9,7 +9,7 @@ from django.utils import timezone
 from audit.services import SYSTEM
 from payments.ledger import services as ledger
 from payments.ledger.models import EntryKind
-from payments.models import Flow, Payment
+from payments.models import Flow, Payment, Status
 from tenants.models import Mode, Tenant
 from tests.tenants.factories import TenantFactory
 
@@ -41,3 +41,17 @@ def fund(tenant: Tenant, amount: str = "10000.00", mode: str = Mode.TEST) -> Non
         actor=SYSTEM,
         kind=EntryKind.TOP_UP,
     )
+
+
+def airtel_collection() -> Payment:
+    """A successful Airtel collection of a funded tenant, ready to be refunded (by its
+    airtel_money_id)."""
+    collection = PaymentFactory.create(
+        provider="airtel",
+        msisdn="260971234567",
+        status=Status.SUCCESSFUL,
+        completed_at=timezone.now(),
+        provider_transaction_id="MP250101.1200.A1B2C3",
+    )
+    fund(collection.tenant)
+    return collection

@@ -26,7 +26,7 @@ from payments.ledger import selectors as ledger_selectors
 from payments.ledger.models import Entry, EntryPhase
 from payments.models import Flow, Payment, Status
 from providers.base import FailureCode
-from tests.payments.factories import PaymentFactory, fund
+from tests.payments.factories import PaymentFactory, airtel_collection
 from tests.providers.airtel.conftest import config
 
 pytestmark = pytest.mark.django_db
@@ -57,22 +57,10 @@ def _reserved(payment: Payment) -> Decimal:
     return balance["reserved"][0]["amount"]  # type: ignore[index]
 
 
-def _collection() -> Payment:
-    collection = PaymentFactory.create(
-        provider="airtel",
-        msisdn="260971234567",
-        status=Status.SUCCESSFUL,
-        completed_at=timezone.now(),
-        provider_transaction_id="MP250101.1200.A1B2C3",
-    )
-    fund(collection.tenant)
-    return collection
-
-
 def _lost_refund(airtel) -> Payment:
     """A whole refund whose POST reached Airtel and whose answer never came back."""
     airtel.post(REFUND, body=requests.ReadTimeout("read timed out"))
-    refund = services.create_refund(payment=_collection(), actor=SYSTEM)
+    refund = services.create_refund(payment=airtel_collection(), actor=SYSTEM)
     services.submit_payment(payment_id=refund.pk)
     refund.refresh_from_db()
     return refund
@@ -117,7 +105,7 @@ def test_a_flagged_refund_stays_pending_past_its_expiry(airtel, settings) -> Non
 
 def test_the_sweep_flags_instead_of_expiring_an_overdue_unflagged_airtel_refund(settings) -> None:
     # e.g. a worker killed during the refund POST: never answered, never flagged.
-    collection = _collection()
+    collection = airtel_collection()
     refund = services.create_refund(payment=collection, actor=SYSTEM)
     Payment.objects.filter(pk=refund.pk).update(
         expires_at=timezone.now() - timedelta(seconds=settings.PAYMENT_LEASE_SECONDS + 60)
@@ -133,6 +121,149 @@ def test_the_sweep_flags_instead_of_expiring_an_overdue_unflagged_airtel_refund(
     assert expired == 1
     assert (mtn.status, mtn.failure_code) == (Status.FAILED, FailureCode.EXPIRED)
     assert (refund.status, refund.next_action) == (Status.PENDING, "manual_review")
+
+
+# --- the intent log: a refund whose previous attempt's fate is unknown is never resent -------
+
+REFUNDED = {
+    "data": {"transaction": {"airtel_money_id": "MP250101.1300.R1", "status": "SUCCESS"}},
+    "status": {"code": "200", "response_code": "DP00800001001", "success": True},
+}
+ALREADY_REFUNDED = {
+    "data": {},
+    "status": {"code": "200", "response_code": "DP00800001010", "success": False},
+}
+
+
+class WorkerKilled(BaseException):
+    """The process stops during the call: nothing after the send runs (SIGKILL, OOM)."""
+
+
+def _killed_mid_refund(airtel) -> Payment:
+    """A refund whose worker died while its POST was at Airtel; the dead lease has lapsed."""
+
+    def die(request):
+        raise WorkerKilled
+
+    airtel.add_callback(responses.POST, REFUND, callback=die)
+    refund = services.create_refund(payment=airtel_collection(), actor=SYSTEM)
+    with pytest.raises(WorkerKilled):
+        services.submit_payment(payment_id=refund.pk)
+    Payment.objects.filter(pk=refund.pk).update(busy_until=timezone.now() - timedelta(seconds=1))
+    airtel.replace(responses.POST, REFUND, json=ALREADY_REFUNDED)  # what a resend would get
+    refund.refresh_from_db()
+    return refund
+
+
+def test_a_refund_whose_worker_died_mid_post_is_flagged_never_sent_again(airtel) -> None:
+    refund = _killed_mid_refund(airtel)
+    assert refund.send_started_at is not None and refund.submitted_at is None
+    assert _calls(airtel, REFUND) == 1
+
+    services.submit_payment(payment_id=refund.pk)  # the recovered job, or the poller's net
+    services.submit_payment(payment_id=refund.pk)
+
+    refund.refresh_from_db()
+    assert _calls(airtel, REFUND) == 1  # no second POST, whose refusal would read as FAILED
+    assert (refund.status, refund.next_action) == (Status.PENDING, "manual_review")
+    assert "a previous attempt's outcome is unknown" in refund.review_reason
+    assert refund.submitted_at == refund.send_started_at  # it may have reached Airtel then
+    assert (refund.next_poll_at, refund.busy_until) == (None, None)
+    assert _reserved(refund) == refund.amount + refund.fee  # the money may have left
+    assert AuditLog.objects.filter(action="payment.review_flagged").count() == 1
+    with pytest.raises(errors.RefundExceedsPayment):
+        services.create_refund(payment=refund.refund_of, actor=SYSTEM)  # type: ignore[arg-type]
+
+
+def test_a_refund_killed_mid_post_is_not_expired_by_the_sweep_or_resent_by_the_poller(
+    airtel, settings
+) -> None:
+    refund = _killed_mid_refund(airtel)
+    Payment.objects.filter(pk=refund.pk).update(
+        next_poll_at=timezone.now() - timedelta(seconds=1),
+        expires_at=timezone.now() - timedelta(seconds=settings.PAYMENT_LEASE_SECONDS + 60),
+    )
+
+    services.expire_overdue_payments()  # flags it (no enquiry), does not fail it
+    services.poll_due_payments()
+    services.submit_payment(payment_id=refund.pk)  # a safety-net submission already queued
+
+    refund.refresh_from_db()
+    assert _calls(airtel, REFUND) == 1
+    assert (refund.status, refund.next_action) == (Status.PENDING, "manual_review")
+    assert _reserved(refund) == refund.amount + refund.fee
+
+
+def test_a_retryable_refusal_clears_the_intent_so_the_refund_is_sent_again(
+    airtel, settings
+) -> None:
+    settings.AIRTEL_RETRY_ATTEMPTS = 1  # the adapter's own retries would hide the refusal
+    airtel.post(REFUND, status=503, json={"error": "Service Unavailable"})
+    refund = services.create_refund(payment=airtel_collection(), actor=SYSTEM)
+
+    services.submit_payment(payment_id=refund.pk)
+
+    refund.refresh_from_db()
+    assert (refund.status, refund.send_started_at, refund.submitted_at) == (
+        Status.PENDING,
+        None,
+        None,
+    )
+    assert not refund.needs_review and refund.submit_attempts == 1
+    airtel.replace(responses.POST, REFUND, json=REFUNDED)
+
+    services.submit_payment(payment_id=refund.pk)  # the retry the 503 scheduled
+
+    refund.refresh_from_db()
+    assert _calls(airtel, REFUND) == 2
+    assert (refund.status, refund.provider_transaction_id) == (
+        Status.SUCCESSFUL,
+        "MP250101.1300.R1",
+    )
+    assert _reserved(refund) == 0
+
+
+def test_an_answered_refund_is_settled_by_its_answer_as_before(airtel) -> None:
+    airtel.post(REFUND, json=REFUNDED)
+    refund = services.create_refund(payment=airtel_collection(), actor=SYSTEM)
+    available_before = _available(refund)
+
+    services.submit_payment(payment_id=refund.pk)
+    services.submit_payment(payment_id=refund.pk)  # a duplicate job: the payment is final
+
+    refund.refresh_from_db()
+    assert _calls(airtel, REFUND) == 1
+    assert (refund.status, refund.next_action) == (Status.SUCCESSFUL, None)
+    assert refund.send_started_at is not None  # superseded by the final status
+    assert _available(refund) == available_before and _reserved(refund) == 0
+
+
+def test_a_refused_refund_fails_on_its_first_answer_as_before(airtel) -> None:
+    airtel.post(REFUND, json=ALREADY_REFUNDED)
+    refund = services.create_refund(payment=airtel_collection(), actor=SYSTEM)
+
+    services.submit_payment(payment_id=refund.pk)
+
+    refund.refresh_from_db()
+    assert _calls(airtel, REFUND) == 1
+    assert (refund.status, refund.needs_review) == (Status.FAILED, False)
+    assert _reserved(refund) == 0  # nothing was sent before this refusal: trusted
+
+
+def test_operations_the_operator_can_be_asked_about_log_no_intent(airtel) -> None:
+    airtel.post(
+        f"{BASE}/merchant/v1/payments/",
+        json={
+            "data": {"transaction": {"id": "x", "status": "SUCCESS"}},
+            "status": {"code": "200", "response_code": "DP00800001006", "success": True},
+        },
+    )
+    collection = PaymentFactory.create(provider="airtel", msisdn="260971234567")
+
+    services.submit_payment(payment_id=collection.pk)
+
+    collection.refresh_from_db()
+    assert collection.submitted_at is not None and collection.send_started_at is None
 
 
 def test_a_second_refund_is_refused_while_one_is_flagged(airtel) -> None:
