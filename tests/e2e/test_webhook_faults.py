@@ -93,15 +93,15 @@ def test_a_worker_killed_mid_delivery_loses_nothing(receivers, workers, settings
     # more job for the slot (it waits behind the slot's lock and finds nothing): the one
     # that matters is the one running.
     job = ProcrastinateJob.objects.get(task_name="webhooks.deliver", status="doing")
+    # While the attempt runs, next_attempt_at is when its lease ends (connect + read + 10 s).
+    lease_ends = Delivery.objects.get().next_attempt_at
     first.kill()
-    killed = time.monotonic()
     replacement = workers("webhooks-2", WEBHOOK_READ_TIMEOUT_SECONDS="30")
 
     delivered = wait_for(
-        lambda: Delivery.objects.filter(state=DeliveryState.SUCCEEDED).exists(), within=40
+        lambda: Delivery.objects.filter(state=DeliveryState.SUCCEEDED).exists(), within=60
     )
 
-    recovered_in = time.monotonic() - killed
     assert delivered, replacement.output()
     assert len(hook.requests) == 2
     lost, arrived = hook.requests
@@ -114,8 +114,8 @@ def test_a_worker_killed_mid_delivery_loses_nothing(receivers, workers, settings
     assert delivery.attempts == 1  # the killed attempt recorded nothing
     job.refresh_from_db()
     assert (job.status, job.attempts) == ("succeeded", 2)  # the killed attempt, one retry
-    # Stalled after 3 s, found within 1 s, and the retry takes over its own attempt's lease.
-    assert recovered_in < 20
+    # The retry took over its own dead attempt's lease rather than waiting for it to end.
+    assert delivery.last_attempt_at < lease_ends
 
 
 def test_a_hanging_merchant_holds_only_its_own_endpoints_slots(
@@ -136,11 +136,13 @@ def test_a_hanging_merchant_holds_only_its_own_endpoints_slots(
 
     started = time.monotonic()
     _finalize(fast_tenant, count=12)
-    assert wait_for(lambda: len(fast.requests) == 12, within=15), (
+    assert wait_for(lambda: len(fast.requests) == 12, within=19), (
         len(fast.requests),
         len(hanging.requests),
     )
     took = time.monotonic() - started
 
     assert len(hanging.requests) == 2  # its two slots, still waiting
-    assert took < 8  # about 1-2 s here; behind the hanging merchant it would be 20 s or more
+    # About 1-2 s here; behind the hanging merchant it could not be less than its 20 s read
+    # timeout (the bound is that cause, not a speed target).
+    assert took < 20
