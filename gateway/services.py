@@ -9,7 +9,7 @@ from django.core.cache import caches
 from django.core.cache.backends.db import DatabaseCache
 from django.db import connection, transaction
 from procrastinate.exceptions import UniqueViolation
-from procrastinate.jobs import Status
+from procrastinate.jobs import Job, Status
 from procrastinate.manager import JobManager
 
 logger = logging.getLogger(__name__)
@@ -51,8 +51,11 @@ async def recover_stalled_jobs(*, job_manager: JobManager, stalled_after: float)
     Such a job stays `doing` forever, and its `lock` blocks every later job of the same
     payment. Retrying it releases the lock and runs it again; a payment job takes over the
     lease of its own dead attempt (payments.services._claim) and never sends twice, because
-    the operator reference is fixed. A retry that would duplicate a job already waiting with
-    the same queueing lock is dropped instead (marked failed).
+    the operator reference is fixed. When a copy of the job (same task, same arguments)
+    already waits under the same queueing lock, the stalled job is retried in its place and
+    the copy cancelled: only the dead attempt's own retry may take over its lease at once;
+    the copy would wait for the lease to run out. A job whose waiting namesake differs is
+    dropped instead (marked failed).
     """
     stalled = list(await job_manager.get_stalled_jobs(seconds_since_heartbeat=stalled_after))
     for job in stalled:
@@ -63,10 +66,28 @@ async def recover_stalled_jobs(*, job_manager: JobManager, stalled_after: float)
             await job_manager.finish_job(job, status=Status.FAILED, delete_job=False)
             logger.error("stalled job given up after repeated worker deaths", extra=extra)
             continue
-        try:
-            await job_manager.retry_job(job)
+        if await _retry(job_manager, job) or await _retry_in_place_of_copy(job_manager, job):
             logger.warning("stalled job retried", extra=extra)
-        except UniqueViolation:
+        else:
             await job_manager.finish_job(job, status=Status.FAILED, delete_job=False)
             logger.warning("stalled job dropped: the same job already waits", extra=extra)
     return len(stalled)
+
+
+async def _retry(job_manager: JobManager, job: Job) -> bool:
+    try:
+        await job_manager.retry_job(job)
+    except UniqueViolation:  # a job waits under the same queueing lock
+        return False
+    return True
+
+
+async def _retry_in_place_of_copy(job_manager: JobManager, job: Job) -> bool:
+    """Cancel a waiting copy of the job (only a job that has not started can be cancelled),
+    then retry the job itself."""
+    waiting = await job_manager.list_jobs_async(queueing_lock=job.queueing_lock, status="todo")
+    for other in waiting:
+        same = (other.task_name, other.task_kwargs) == (job.task_name, job.task_kwargs)
+        if same and other.id is not None and await job_manager.cancel_job_by_id_async(other.id):
+            return await _retry(job_manager, job)
+    return False

@@ -57,13 +57,37 @@ def test_the_job_of_a_dead_worker_is_retried_and_a_live_one_is_left_alone() -> N
     assert _job_of(busy.pk, "payments.submit_payment").status == "doing"
 
 
-def test_a_stalled_job_whose_duplicate_already_waits_is_dropped() -> None:
+def test_a_stalled_job_is_retried_in_place_of_its_waiting_copy() -> None:
+    # Only the dead attempt's own retry takes over its lease at once; a copy would wait for
+    # the lease to run out (a webhook delivery: its read timeout and more).
     dead = _worker(seconds_since_heartbeat=300)
     payment = PaymentFactory.create()
     payments.request_refresh(payment=payment)
     stalled = _job_of(payment.pk, "payments.refresh_payment")
     _running(stalled, worker_id=dead)
     payments.request_refresh(payment=payment)  # a callback queues another check meanwhile
+    copy = _job_of(payment.pk, "payments.refresh_payment")
+
+    assert _recover() == 1
+
+    stalled.refresh_from_db()
+    copy.refresh_from_db()
+    assert (stalled.status, stalled.attempts) == ("todo", 1)
+    assert copy.status == "cancelled"
+
+
+def test_a_stalled_job_whose_different_namesake_waits_is_dropped() -> None:
+    dead = _worker(seconds_since_heartbeat=300)
+    payment = PaymentFactory.create()
+    payments.request_refresh(payment=payment)
+    stalled = _job_of(payment.pk, "payments.refresh_payment")
+    _running(stalled, worker_id=dead)
+    with connection.cursor() as cursor:  # the same queueing lock, other arguments
+        cursor.execute(
+            "UPDATE procrastinate_jobs SET args = '{\"payment_id\": 0}' WHERE id = %s",
+            [stalled.pk],
+        )
+    payments.request_refresh(payment=payment)
 
     assert _recover() == 1
 
