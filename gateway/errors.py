@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import Resolver404, resolve
 from rest_framework import exceptions as drf
 
 from gateway import context
@@ -73,6 +74,13 @@ class ValidationFailed(GatewayError):
     status = 400
     code = "validation_error"
     title = "The request has invalid fields"
+    retryable = False
+
+
+class UnknownQueryParameter(GatewayError):
+    status = 400
+    code = "unknown_query_parameter"
+    title = "The query string has parameters this endpoint does not accept"
     retryable = False
 
 
@@ -137,6 +145,11 @@ class NotFound(GatewayError):
     code = "not_found"
     title = "Not found"
     retryable = False
+
+
+class TrailingSlash(NotFound):
+    code = "trailing_slash"
+    title = "API paths have no trailing slash"
 
 
 class MethodNotAllowed(GatewayError):
@@ -283,7 +296,23 @@ def handler403(request: HttpRequest, exception: Exception | None = None) -> Http
 
 
 def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    # Refused, not redirected: a redirected POST loses its body in most clients, and one
+    # spelling per URL keeps idempotency fingerprints and logs unambiguous. The answer names
+    # the path that works.
+    without_slash = request.path.rstrip("/")
+    if request.path.endswith("/") and without_slash and _resolves(without_slash):
+        return problem_response(
+            TrailingSlash(f"Use {without_slash}, without the trailing slash.", path=without_slash)
+        )
     return problem_response(NotFound(f"No resource at {request.path}."))
+
+
+def _resolves(path: str) -> bool:
+    try:
+        resolve(path)
+    except Resolver404:
+        return False
+    return True
 
 
 def handler500(request: HttpRequest) -> HttpResponse:

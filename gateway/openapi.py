@@ -5,7 +5,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway import errors
+from drf_spectacular.openapi import AutoSchema
+
+from gateway import errors, queryparams
+
+
+class GatewayAutoSchema(AutoSchema):
+    """drf-spectacular's AutoSchema, documenting each read's declared query parameters
+    (gateway.queryparams: the same list the API enforces)."""
+
+    def get_override_parameters(self) -> list[Any]:
+        parameters: list[Any] = list(super().get_override_parameters())
+        if self.method == "GET":
+            parameters = [*queryparams.query_serializers(type(self.view)), *parameters]
+        return parameters
+
 
 _MUTATING = {"post", "put", "patch", "delete"}
 _PROBLEM: dict[str, Any] = {

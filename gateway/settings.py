@@ -115,6 +115,7 @@ MIDDLEWARE = [
     # Counts the request on its own, before the idempotency middleware's transaction begins.
     "tenants.middleware.RateLimitMiddleware",
     "payments.middleware.IdempotencyMiddleware",
+    "gateway.queryparams.StrictQueryParamsMiddleware",  # a view's declared query parameters
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -256,7 +257,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["gateway.jsonbody.JsonBodyParser"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "gateway.openapi.GatewayAutoSchema",
     "EXCEPTION_HANDLER": "gateway.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
 }

@@ -286,12 +286,6 @@ class BalanceTransactionFilterSerializer(serializers.Serializer[dict[str, Any]])
     )
     created_after = serializers.DateTimeField(required=False)
     created_before = serializers.DateTimeField(required=False)
-    limit = serializers.IntegerField(
-        min_value=1, max_value=100, required=False, help_text="Page size (default 25)."
-    )
-    cursor = serializers.CharField(
-        required=False, help_text="Opaque: use the next or previous link of a list answer."
-    )
 
 
 class BalanceTransactionSerializer(serializers.ModelSerializer[Entry]):

@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from gateway.queryparams import PageQuerySerializer
 from payments import errors, selectors, services
 from payments.ledger import selectors as ledger_selectors
 from payments.serializers import (
@@ -67,6 +68,12 @@ class PaymentCursorPagination(CursorPagination):
                 raise errors.InvalidCursor(_CURSOR_HINT)
         return cursor
 
+    def get_page_size(self, request: Request) -> int:
+        """`limit`, refused with 400 when it is not 1-100 (DRF would silently clamp it)."""
+        page = PageQuerySerializer(data=request.query_params)
+        page.is_valid(raise_exception=True)
+        return int(page.validated_data.get("limit", self.page_size))
+
     def get_paginated_response(self, data: Any) -> Response:
         return Response(
             {
@@ -79,8 +86,10 @@ class PaymentCursorPagination(CursorPagination):
 
 
 class PaymentListCreateView(APIView):
+    query_serializer = PaymentFilterSerializer
+    pagination_class = PaymentCursorPagination
+
     @extend_schema(
-        parameters=[PaymentFilterSerializer],
         responses=inline_serializer(
             "PaymentList",
             {
@@ -199,8 +208,10 @@ class BalanceView(APIView):
 class BalanceTransactionListView(APIView):
     """Every ledger entry on the caller's balance, newest first, with the balance after it."""
 
+    query_serializer = BalanceTransactionFilterSerializer
+    pagination_class = PaymentCursorPagination
+
     @extend_schema(
-        parameters=[BalanceTransactionFilterSerializer],
         responses=inline_serializer(
             "BalanceTransactionList",
             {
@@ -215,10 +226,8 @@ class BalanceTransactionListView(APIView):
         caller = caller_of(request)
         filters = BalanceTransactionFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        # The paginator reads these two itself; they are validated here to be refused loudly.
-        query = {k: v for k, v in filters.validated_data.items() if k not in ("limit", "cursor")}
         entries = ledger_selectors.list_balance_transactions(
-            tenant=caller.tenant, mode=caller.mode, **query
+            tenant=caller.tenant, mode=caller.mode, **filters.validated_data
         )
         paginator = PaymentCursorPagination()  # the same newest-first cursor as payments
         page = paginator.paginate_queryset(entries, request, view=self)

@@ -195,8 +195,10 @@ class WebhookEndpointReplayView(APIView):
 
 
 class WebhookEndpointDeliveriesView(APIView):
+    query_serializer = DeliveryFilterSerializer
+    pagination_class = _Pages
+
     @extend_schema(
-        parameters=[DeliveryFilterSerializer],
         responses=_list_of("DeliveryList", DeliverySerializer(many=True)),
     )
     def get(self, request: Request, public_id: str) -> Response:
@@ -213,8 +215,10 @@ class WebhookEndpointDeliveriesView(APIView):
 
 
 class EventListView(APIView):
+    query_serializer = EventFilterSerializer
+    pagination_class = _Pages
+
     @extend_schema(
-        parameters=[EventFilterSerializer],
         responses=_list_of("EventList", _EVENTS),
         operation_id="v1_events_list",
     )
