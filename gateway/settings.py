@@ -265,6 +265,8 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Zambian mobile-money payment gateway",
     "DESCRIPTION": "One API over MTN MoMo, Airtel Money and Zamtel Kwacha.",
     "VERSION": "1.0.0",
+    # Relative: the gateway serving this schema, so Swagger's "try it out" calls it.
+    "SERVERS": [{"url": "/", "description": "This gateway"}],
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
@@ -274,6 +276,8 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "gateway.openapi.add_problems_and_idempotency",
+        "gateway.openapi.name_operations",
+        "gateway.openapi.positive_money_inputs",
     ],
     "COMPONENT_SPLIT_REQUEST": True,
     # Names for enums whose field names ("type", "phase") say too little on their own.

@@ -4,7 +4,7 @@ from base64 import b64decode
 from typing import Any
 
 from django.utils.dateparse import parse_datetime
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.pagination import Cursor, CursorPagination
@@ -111,7 +111,38 @@ class PaymentListCreateView(APIView):
         page = paginator.paginate_queryset(payments, request, view=self) or []
         return paginator.get_paginated_response([payment_body(payment) for payment in page])
 
-    @extend_schema(request=PaymentCreateSerializer, responses={201: PaymentSerializer})
+    @extend_schema(
+        request=PaymentCreateSerializer,
+        responses={201: PaymentSerializer},
+        description="Create a collection (the customer approves a prompt on their phone) or, "
+        'with "flow": "disbursement", a payout from your balance. The answer is PENDING at '
+        "once; the operator is called from a job. Poll GET /payments/{id} or wait for the "
+        "payment.* webhook. In test mode the wallet number chooses the outcome (see "
+        "docs/api.md, test numbers).",
+        examples=[
+            OpenApiExample(
+                "Collect K150",
+                request_only=True,
+                value={
+                    "amount": "150.00",
+                    "msisdn": "0961234567",
+                    "external_id": "order-1042",
+                    "description": "Order 1042",
+                    "metadata": {"cart": "42"},
+                },
+            ),
+            OpenApiExample(
+                "Pay out K50",
+                request_only=True,
+                value={
+                    "flow": "disbursement",
+                    "amount": "50.00",
+                    "msisdn": "0961234567",
+                    "external_id": "payout-77",
+                },
+            ),
+        ],
+    )
     def post(self, request: Request) -> Response:
         caller = caller_of(request)
         payload = PaymentCreateSerializer(data=request.data)
@@ -123,7 +154,10 @@ class PaymentListCreateView(APIView):
 
 
 class PaymentDetailView(APIView):
-    @extend_schema(responses=PaymentSerializer)
+    @extend_schema(
+        responses=PaymentSerializer,
+        description="A payment of the key's account and mode (any other id is 404).",
+    )
     def get(self, request: Request, public_id: str) -> Response:
         caller = caller_of(request)
         payment = selectors.get_payment(tenant=caller.tenant, mode=caller.mode, public_id=public_id)
@@ -131,7 +165,13 @@ class PaymentDetailView(APIView):
 
 
 class PaymentRefundView(APIView):
-    @extend_schema(request=RefundCreateSerializer, responses={201: PaymentSerializer})
+    @extend_schema(
+        request=RefundCreateSerializer,
+        responses={201: PaymentSerializer},
+        description="Refund a SUCCESSFUL collection, whole (no amount) or in part: a new "
+        'payment with "flow": "refund" and refund_of, paid from your balance.',
+        examples=[OpenApiExample("Refund K50", request_only=True, value={"amount": "50.00"})],
+    )
     def post(self, request: Request, public_id: str) -> Response:
         caller = caller_of(request)
         payment = selectors.get_payment(tenant=caller.tenant, mode=caller.mode, public_id=public_id)
@@ -246,7 +286,11 @@ class TestKeysOnly(BasePermission):
 class TestTopUpView(APIView):
     permission_classes = [IsAuthenticated, TestKeysOnly]
 
-    @extend_schema(request=TopUpCreateSerializer, responses={201: BalanceTransactionSerializer})
+    @extend_schema(
+        request=TopUpCreateSerializer,
+        responses={201: BalanceTransactionSerializer},
+        examples=[OpenApiExample("Top up K1,000", request_only=True, value={"amount": "1000.00"})],
+    )
     def post(self, request: Request) -> Response:
         """Test money on the test balance (test keys only), as one `top_up` transaction."""
         caller = caller_of(request)
