@@ -36,6 +36,49 @@ from tenants.models import Mode
 _CURSOR_HINT = "Use the next or previous link of a list answer as it is."
 
 
+_PENDING_PAYMENT = {
+    "id": "pay_NB0wCzekj7vGu9Zgk3HlxwpV",
+    "object": "payment",
+    "flow": "collection",
+    "status": "PENDING",
+    "next_action": None,
+    "amount": "150.00",
+    "fee": "3.75",
+    "net": "146.25",
+    "currency": "ZMW",
+    "msisdn": "260961234567",
+    "provider": "mtn",
+    "routing": {"predicted": "mtn", "chosen": "mtn", "reason": "prefix"},
+    "external_id": "order-1042",
+    "description": "Order 1042",
+    "provider_reference": "1e736c05-5d3a-4c1e-9b7f-2a8d6e4f0c91",
+    "provider_transaction_id": None,
+    "failure_code": None,
+    "failure_message": None,
+    "failure_detail": None,
+    "refund_of": None,
+    "mode": "test",
+    "metadata": {"cart": "42"},
+    "created_at": "2026-12-01T10:42:05.118000Z",
+    "updated_at": "2026-12-01T10:42:05.118000Z",
+    "completed_at": None,
+}
+_FAILED_PAYMENT = {
+    **_PENDING_PAYMENT,
+    "status": "FAILED",
+    "failure_code": "insufficient_funds",
+    "failure_message": "There is not enough money in the mobile-money account. Top it up and "
+    "try again.",
+    "failure_detail": "NOT_ENOUGH_FUNDS",
+    "updated_at": "2026-12-01T10:42:09.530000Z",
+    "completed_at": "2026-12-01T10:42:09.530000Z",
+}
+_PAYMENT_EXAMPLES = [
+    OpenApiExample("Pending", value=_PENDING_PAYMENT, response_only=True),
+    OpenApiExample("Failed", value=_FAILED_PAYMENT, response_only=True),
+]
+
+
 class PaymentCursorPagination(CursorPagination):
     """Newest first; stable under concurrent inserts, unlike page numbers."""
 
@@ -141,6 +184,7 @@ class PaymentListCreateView(APIView):
                     "external_id": "payout-77",
                 },
             ),
+            _PAYMENT_EXAMPLES[0],
         ],
     )
     def post(self, request: Request) -> Response:
@@ -157,6 +201,7 @@ class PaymentDetailView(APIView):
     @extend_schema(
         responses=PaymentSerializer,
         description="A payment of the key's account and mode (any other id is 404).",
+        examples=_PAYMENT_EXAMPLES,
     )
     def get(self, request: Request, public_id: str) -> Response:
         caller = caller_of(request)

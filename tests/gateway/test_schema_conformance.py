@@ -143,3 +143,23 @@ def test_every_operation_answers_as_its_schema_says(world) -> None:
     }
     assert not failed, failed
     assert len(answered) >= 28
+
+
+def test_every_shipped_example_validates_against_its_schema() -> None:
+    schema = Client().get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    components = _json_schema(schema["components"])
+    checked = 0
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            media = [operation.get("requestBody", {}).get("content", {})]
+            media += [answer.get("content", {}) for answer in operation["responses"].values()]
+            for content in media:
+                for documented in content.values():
+                    validator = Draft202012Validator(
+                        {**documented["schema"], "components": components}
+                    )
+                    for name, example in documented.get("examples", {}).items():
+                        errors = [e.message for e in validator.iter_errors(example["value"])]
+                        assert not errors, (method, path, name, errors)
+                        checked += 1
+    assert checked > 100  # every problem status's examples, and the payments' own
