@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import Resolver404, resolve
 from rest_framework import exceptions as drf
 
 from gateway import context
@@ -30,7 +31,12 @@ class GatewayError(Exception):
     status: ClassVar[int] = 500
     code: ClassVar[str] = "internal_error"
     title: ClassVar[str] = "Internal error"
+    remedy: ClassVar[str] = (  # what the client should do about it (shown at /errors/)
+        "Nothing is wrong with your request. Retry with the same Idempotency-Key (nothing is done"
+        " twice); if it persists, write to support quoting the request_id."
+    )
     retryable: ClassVar[bool] = True
+    api: ClassVar[bool] = True  # False: only an operator's callback can get it (not in schema)
     registry: ClassVar[dict[str, type[GatewayError]]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -59,6 +65,10 @@ class MalformedRequest(GatewayError):
     status = 400
     code = "malformed_request"
     title = "The request could not be parsed"
+    remedy = (
+        "Send a body of valid JSON in UTF-8 with Content-Type: application/json, and no NUL "
+        "characters in the URL."
+    )
     retryable = False
 
 
@@ -67,12 +77,28 @@ class InvalidJson(MalformedRequest):
 
     code = "invalid_json"
     title = "The JSON body holds something the gateway cannot accept"
+    remedy = (
+        "Remove what `errors` points at: NUL characters or lone surrogates in strings, NaN or "
+        "infinite numbers, or nesting deeper than 32 levels."
+    )
 
 
 class ValidationFailed(GatewayError):
     status = 400
     code = "validation_error"
     title = "The request has invalid fields"
+    remedy = "Correct each field listed in `errors` (field and message) and send the request again."
+    retryable = False
+
+
+class UnknownQueryParameter(GatewayError):
+    status = 400
+    code = "unknown_query_parameter"
+    title = "The query string has parameters this endpoint does not accept"
+    remedy = (
+        "Remove or correct the parameters named in `errors`; `detail` lists the ones this "
+        "endpoint accepts, and /api/docs/ documents them."
+    )
     retryable = False
 
 
@@ -80,6 +106,7 @@ class AuthenticationRequired(GatewayError):
     status = 401
     code = "authentication_required"
     title = "An API key is required"
+    remedy = "Send your secret key as `Authorization: Bearer sk_test_…` (or `X-API-Key`)."
     retryable = False
 
 
@@ -87,6 +114,10 @@ class InvalidApiKey(GatewayError):
     status = 401
     code = "invalid_api_key"
     title = "The API key is not valid"
+    remedy = (
+        "Check that the whole key was copied (sk_test_ or sk_live_ and its random part) and that "
+        "it belongs to this gateway."
+    )
     retryable = False
 
 
@@ -94,6 +125,7 @@ class ApiKeyRevoked(GatewayError):
     status = 401
     code = "api_key_revoked"
     title = "The API key has been revoked"
+    remedy = "Use another active key, or ask for a new one; a revoked key never works again."
     retryable = False
 
 
@@ -101,6 +133,10 @@ class ApiKeyExpired(GatewayError):
     status = 401
     code = "api_key_expired"
     title = "The API key has expired"
+    remedy = (
+        "Rotate to a new key (POST /api/v1/api-keys/rotate with an active key) or ask operations "
+        "for one."
+    )
     retryable = False
 
 
@@ -108,6 +144,7 @@ class TenantInactive(GatewayError):
     status = 401
     code = "tenant_inactive"
     title = "The account is not active"
+    remedy = "Your account is suspended or closed: contact the gateway's operations team."
     retryable = False
 
 
@@ -115,6 +152,7 @@ class PermissionDenied(GatewayError):
     status = 403
     code = "permission_denied"
     title = "This key may not perform this action"
+    remedy = "Use a key allowed to do this, or ask operations to grant it."
     retryable = False
 
 
@@ -122,6 +160,7 @@ class TenantMismatch(GatewayError):
     status = 403
     code = "tenant_mismatch"
     title = "X-Tenant-ID does not match the API key's tenant"
+    remedy = "Drop the X-Tenant-ID header, or send the id of the account the key belongs to."
     retryable = False
 
 
@@ -129,6 +168,7 @@ class SignupDisabled(GatewayError):
     status = 403
     code = "signup_disabled"
     title = "Self sign-up is disabled on this gateway"
+    remedy = "Ask the gateway's operations team to create your account."
     retryable = False
 
 
@@ -136,13 +176,24 @@ class NotFound(GatewayError):
     status = 404
     code = "not_found"
     title = "Not found"
+    remedy = (
+        "Check the URL against /api/docs/; ids are per account and mode, so a test key does not "
+        "see live objects."
+    )
     retryable = False
+
+
+class TrailingSlash(NotFound):
+    code = "trailing_slash"
+    title = "API paths have no trailing slash"
+    remedy = "Send the request again to the URL in `path`, without the trailing slash."
 
 
 class MethodNotAllowed(GatewayError):
     status = 405
     code = "method_not_allowed"
     title = "Method not allowed"
+    remedy = "Use one of the methods in the Allow header; /api/docs/ lists each path's operations."
     retryable = False
 
 
@@ -150,6 +201,7 @@ class NotAcceptable(GatewayError):
     status = 406
     code = "not_acceptable"
     title = "Cannot produce the requested media type"
+    remedy = "Accept application/json (or */*); error bodies are application/problem+json."
     retryable = False
 
 
@@ -157,6 +209,7 @@ class RequestTooLarge(GatewayError):
     status = 413
     code = "request_too_large"
     title = "The request body is too large"
+    remedy = "Send a smaller body; split large jobs into several requests."
     retryable = False
 
 
@@ -164,6 +217,7 @@ class UnsupportedMediaType(GatewayError):
     status = 415
     code = "unsupported_media_type"
     title = "Send the body as application/json"
+    remedy = "Send the body as JSON with Content-Type: application/json."
     retryable = False
 
 
@@ -171,6 +225,10 @@ class RateLimited(GatewayError):
     status = 429
     code = "rate_limited"
     title = "Too many requests"
+    remedy = (
+        "Wait the seconds in Retry-After, then retry; the RateLimit headers show your remaining "
+        "budget."
+    )
     retryable = True
 
 
@@ -178,6 +236,9 @@ class ServiceUnavailable(GatewayError):
     status = 503
     code = "service_unavailable"
     title = "The service is temporarily unavailable"
+    remedy = (
+        "Retry after the seconds in Retry-After with the same Idempotency-Key; nothing was done."
+    )
     retryable = True
 
 
@@ -283,7 +344,23 @@ def handler403(request: HttpRequest, exception: Exception | None = None) -> Http
 
 
 def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    # Refused, not redirected: a redirected POST loses its body in most clients, and one
+    # spelling per URL keeps idempotency fingerprints and logs unambiguous. The answer names
+    # the path that works.
+    without_slash = request.path.rstrip("/")
+    if request.path.endswith("/") and without_slash and _resolves(without_slash):
+        return problem_response(
+            TrailingSlash(f"Use {without_slash}, without the trailing slash.", path=without_slash)
+        )
     return problem_response(NotFound(f"No resource at {request.path}."))
+
+
+def _resolves(path: str) -> bool:
+    try:
+        resolve(path)
+    except Resolver404:
+        return False
+    return True
 
 
 def handler500(request: HttpRequest) -> HttpResponse:

@@ -1,11 +1,25 @@
-"""Schema additions every API operation shares: problem+json errors, Idempotency-Key and
-the RateLimit headers."""
+"""Schema additions every API operation shares: stable operation ids, problem+json errors
+with their real codes, Idempotency-Key and the RateLimit headers."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from gateway import errors
+from drf_spectacular.openapi import AutoSchema
+
+from gateway import errors, queryparams
+
+
+class GatewayAutoSchema(AutoSchema):
+    """drf-spectacular's AutoSchema, documenting each read's declared query parameters
+    (gateway.queryparams: the same list the API enforces)."""
+
+    def get_override_parameters(self) -> list[Any]:
+        parameters: list[Any] = list(super().get_override_parameters())
+        if self.method == "GET":
+            parameters = [*queryparams.query_serializers(type(self.view)), *parameters]
+        return parameters
+
 
 _MUTATING = {"post", "put", "patch", "delete"}
 _PROBLEM: dict[str, Any] = {
@@ -43,10 +57,16 @@ _DESCRIPTIONS = {
     "401": "Missing, invalid, revoked or expired API key",
     "403": "X-Tenant-ID does not match the key, or the key may not do this (test_mode_only)",
     "404": "Not found (another tenant's or mode's objects are not found either)",
-    "409": "Conflict: duplicate external_id, or the Idempotency-Key is in use",
-    "422": "Idempotency-Key reused with a different request",
+    "402": "The balance does not cover the amount and its fee",
+    "409": "Conflict with the resource's state, or the Idempotency-Key is in use",
+    "413": "The request body is too large",
+    "415": "The body is not application/json",
+    "422": "Well-formed, but refused by a rule (limits, refunds, Idempotency-Key reuse)",
     "429": "Rate limit exceeded (see Retry-After)",
+    "503": "The gateway or the operator is unavailable: retry with the same Idempotency-Key",
 }
+# Payments answer 402 and 503 provider_unavailable too; every mutation can be 409/413/415/422.
+_PAYMENT_WRITES = {"payments_create", "payments_refund"}
 # On every /api/ answer (tenants.middleware): the budget counted, and what is left of it.
 _RATE_LIMIT_HEADERS = {
     "RateLimit-Policy": {
@@ -70,20 +90,134 @@ def add_problems_and_idempotency(
     codes_enum = {"type": "string", "enum": sorted(errors.GatewayError.registry)}
     schema = {**_PROBLEM, "properties": {**_PROBLEM["properties"], "code": codes_enum}}
     result.setdefault("components", {}).setdefault("schemas", {})["Problem"] = schema
-    problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
     for path, operations in result.get("paths", {}).items():
         if not path.startswith("/api/v1/"):
             continue
         for method, operation in operations.items():
-            codes = ["400", "404", "429"]
+            codes = ["400", "404", "429", "503"]
             if operation.get("security"):
                 codes += ["401", "403"]
             if method in _MUTATING:
                 codes += ["409", "422"]
                 operation.setdefault("parameters", []).append(_IDEMPOTENCY_KEY)
+            if "requestBody" in operation:
+                codes += ["413", "415"]
+            if operation_id(path, method, returns_list=False) in _PAYMENT_WRITES:
+                codes += ["402"]
             responses = operation.setdefault("responses", {})
             for code in sorted(codes):
-                responses.setdefault(code, {"description": _DESCRIPTIONS[code], "content": problem})
+                responses.setdefault(code, _problem_response(int(code)))
             for response in responses.values():
                 response.setdefault("headers", {}).update(_RATE_LIMIT_HEADERS)
+    return result
+
+
+def _problem_response(status: int) -> dict[str, Any]:
+    """The codes an answer of this status can carry, each with an example body."""
+    classes = sorted(
+        (c for c in errors.GatewayError.registry.values() if c.status == status and c.api),
+        key=lambda c: c.code,
+    )
+    codes = [c.code for c in classes]
+    return {
+        "description": f"{_DESCRIPTIONS[str(status)]}. code: {', '.join(codes)}",
+        "content": {
+            "application/problem+json": {
+                "schema": {
+                    "allOf": [
+                        {"$ref": "#/components/schemas/Problem"},
+                        {"type": "object", "properties": {"code": {"enum": codes}}},
+                    ]
+                },
+                "examples": {c.code: {"summary": c.title, "value": _example(c)} for c in classes},
+            }
+        },
+    }
+
+
+def _example(error_class: type[errors.GatewayError]) -> dict[str, Any]:
+    return {
+        "type": f"{errors.PROBLEM_TYPE_PATH}{error_class.code}",
+        "title": error_class.title,
+        "status": error_class.status,
+        "detail": error_class.title,
+        "code": error_class.code,
+        "retryable": error_class.retryable,
+        "request_id": "req_9c1f2e7b5a3d4c6e8f0a1b2c3d4e5f60",
+    }
+
+
+# The last segment of these paths is what the operation does, not a collection.
+_VERBS = {
+    "register",
+    "rotate",
+    "predict",
+    "refund",
+    "cancel",
+    "ping",
+    "replay",
+    "rotate-secret",
+    "resend",
+}
+_ACTIONS = {"patch": "update", "put": "replace", "delete": "delete"}
+
+
+def operation_id(path: str, method: str, returns_list: bool) -> str:
+    """`payments_list`, `payments_create`, `payments_retrieve`, `payments_refund`, …: named
+    by the path's nouns and what the method does, so generated clients read well and the
+    ids stay put when views are renamed."""
+    parts = path.removeprefix("/api/v1/").strip("/").split("/")
+    nouns = "_".join(p.replace("-", "_") for p in parts if not p.startswith("{"))
+    if parts[-1] in _VERBS:
+        return nouns
+    if method in _ACTIONS:
+        return f"{nouns}_{_ACTIONS[method]}"
+    if method == "post":
+        return f"{nouns}_create"
+    return (
+        f"{nouns}_list" if returns_list and not parts[-1].startswith("{") else f"{nouns}_retrieve"
+    )
+
+
+def _returns_list(operation: dict[str, Any], schemas: dict[str, Any]) -> bool:
+    for code in ("200", "201"):
+        content = operation.get("responses", {}).get(code, {}).get("content", {})
+        ref = content.get("application/json", {}).get("schema", {}).get("$ref", "")
+        component = schemas.get(ref.rsplit("/", 1)[-1], {})
+        if component.get("properties", {}).get("data", {}).get("type") == "array":
+            return True
+    return False
+
+
+def positive_money_inputs(
+    result: dict[str, Any], generator: Any, request: Any, public: bool
+) -> dict[str, Any]:
+    """drf-spectacular POSTPROCESSING_HOOK: every amount a client sends is > 0 (min_value
+    0.01), but drf-spectacular's decimal pattern allows a minus sign, and Swagger's generated
+    body used it (`"amount": "-9219231"`, a 400 when sent)."""
+    for name, component in result.get("components", {}).get("schemas", {}).items():
+        if not name.endswith("Request"):
+            continue
+        for field in component.get("properties", {}).values():
+            if field.get("format") == "decimal" and field.get("pattern", "").startswith("^-?"):
+                field["pattern"] = "^" + field["pattern"].removeprefix("^-?")
+                field.setdefault("example", "150.00")
+    return result
+
+
+def name_operations(
+    result: dict[str, Any], generator: Any, request: Any, public: bool
+) -> dict[str, Any]:
+    """drf-spectacular POSTPROCESSING_HOOK: every API operation gets operation_id()."""
+    schemas = result.get("components", {}).get("schemas", {})
+    seen: dict[str, str] = {}
+    for path, operations in result.get("paths", {}).items():
+        if not path.startswith("/api/v1/"):
+            continue
+        for method, operation in operations.items():
+            name = operation_id(path, method, _returns_list(operation, schemas))
+            if name in seen:
+                raise ValueError(f"operation id {name} of {method} {path} is {seen[name]}'s too")
+            seen[name] = f"{method} {path}"
+            operation["operationId"] = name
     return result

@@ -115,6 +115,7 @@ MIDDLEWARE = [
     # Counts the request on its own, before the idempotency middleware's transaction begins.
     "tenants.middleware.RateLimitMiddleware",
     "payments.middleware.IdempotencyMiddleware",
+    "gateway.queryparams.StrictQueryParamsMiddleware",  # a view's declared query parameters
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -256,7 +257,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["gateway.jsonbody.JsonBodyParser"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "gateway.openapi.GatewayAutoSchema",
     "EXCEPTION_HANDLER": "gateway.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
@@ -264,6 +265,8 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Zambian mobile-money payment gateway",
     "DESCRIPTION": "One API over MTN MoMo, Airtel Money and Zamtel Kwacha.",
     "VERSION": "1.0.0",
+    # Relative: the gateway serving this schema, so Swagger's "try it out" calls it.
+    "SERVERS": [{"url": "/", "description": "This gateway"}],
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
@@ -273,6 +276,8 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "gateway.openapi.add_problems_and_idempotency",
+        "gateway.openapi.name_operations",
+        "gateway.openapi.positive_money_inputs",
     ],
     "COMPONENT_SPLIT_REQUEST": True,
     # Names for enums whose field names ("type", "phase") say too little on their own.

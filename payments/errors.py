@@ -7,6 +7,10 @@ class DuplicateExternalId(GatewayError):
     status = 409
     code = "duplicate_external_id"
     title = "A payment with this external_id already exists"
+    remedy = (
+        "This external_id is already used: fetch the existing payment named in the answer instead"
+        " of creating another, or use a new external_id for a new payment."
+    )
     retryable = False
 
 
@@ -16,6 +20,9 @@ class OperatorDisabled(GatewayError):
     status = 422
     code = "operator_disabled"
     title = "This operator is disabled for this account"
+    remedy = (
+        "Name another operator, or ask operations to enable this one for your account in this mode."
+    )
     retryable = False
 
 
@@ -24,6 +31,10 @@ class DailyCapExceeded(GatewayError):
     status = 422
     code = "daily_cap_exceeded"
     title = "This payment would pass the account's daily cap for the operator"
+    remedy = (
+        "Try again tomorrow (Lusaka time) or with a smaller amount, or ask operations to raise "
+        "the cap."
+    )
     retryable = True
 
 
@@ -31,6 +42,10 @@ class PaymentNotCancellable(GatewayError):
     status = 409
     code = "payment_not_cancellable"
     title = "Only a queued payment, not yet sent to its operator, can be cancelled"
+    remedy = (
+        "Only a queued payout or refund can be cancelled; this one was already sent to its "
+        "operator or is final."
+    )
     retryable = False
 
 
@@ -38,6 +53,10 @@ class PaymentNotFound(GatewayError):
     status = 404
     code = "payment_not_found"
     title = "No such payment"
+    remedy = (
+        "Check the payment id (pay_ and 24 characters) and that the key is of the payment's "
+        "account and mode."
+    )
     retryable = False
 
 
@@ -45,6 +64,10 @@ class OperatorUnavailable(GatewayError):
     status = 503
     code = "provider_unavailable"
     title = "The operator did not answer; try again shortly"
+    remedy = (
+        "Retry shortly with the same Idempotency-Key; GET /api/v1/providers shows each operator's"
+        " availability."
+    )
     retryable = True
 
 
@@ -52,6 +75,10 @@ class RefundNotAllowed(GatewayError):
     status = 409
     code = "refund_not_allowed"
     title = "Only a successful collection can be refunded"
+    remedy = (
+        "Refund only a SUCCESSFUL collection; a payout, a refund or an unsettled payment cannot "
+        "be refunded."
+    )
     retryable = False
 
 
@@ -59,6 +86,7 @@ class RefundExceedsPayment(GatewayError):
     status = 422
     code = "refund_exceeds_payment"
     title = "The refund is larger than what is left to refund"
+    remedy = "Refund at most what is left: the collection's amount minus its earlier refunds."
     retryable = False
 
 
@@ -66,6 +94,7 @@ class PaymentNotUnderReview(GatewayError):
     status = 409
     code = "payment_not_under_review"
     title = "The payment is not waiting for a manual review"
+    remedy = "Nothing to settle: only a payment with next_action manual_review can be reviewed."
     retryable = False
 
 
@@ -73,6 +102,10 @@ class InvalidCursor(GatewayError):
     status = 400
     code = "invalid_cursor"
     title = "The cursor is not one this API issued"
+    remedy = (
+        "Follow the next or previous link of a list answer as it is, or drop cursor for the first"
+        " page."
+    )
     retryable = False
 
 
@@ -80,6 +113,7 @@ class InvalidIdempotencyKey(GatewayError):
     status = 400
     code = "invalid_idempotency_key"
     title = "The Idempotency-Key header must be 1 to 255 printable ASCII characters"
+    remedy = "Send 1 to 255 printable ASCII characters, e.g. a UUID."
     retryable = False
 
 
@@ -87,6 +121,10 @@ class IdempotencyKeyMismatch(GatewayError):
     status = 422
     code = "idempotency_key_mismatch"
     title = "This Idempotency-Key was used with a different request"
+    remedy = (
+        "Use a new Idempotency-Key for a different request; reuse a key only to retry the "
+        "identical request."
+    )
     retryable = False
 
 
@@ -94,6 +132,9 @@ class IdempotencyKeyInUse(GatewayError):
     status = 409
     code = "idempotency_key_in_use"
     title = "A request with this Idempotency-Key is still being processed"
+    remedy = (
+        "Wait a moment and retry with the same key: the first request's answer will be replayed."
+    )
     retryable = True
 
 
@@ -108,6 +149,10 @@ class InsufficientBalance(GatewayError):
     status = 402
     code = "insufficient_balance"
     title = "The available balance does not cover this amount and its fee"
+    remedy = (
+        "Top up your balance (GET /api/v1/balance shows what is available), or pay out less; the "
+        "fee counts too."
+    )
     retryable = False
 
 
@@ -117,4 +162,5 @@ class TestModeOnly(GatewayError):
     status = 403
     code = "test_mode_only"
     title = "This endpoint only accepts test-mode keys"
+    remedy = "Use a test key (sk_test_…); live balances change only by real payments."
     retryable = False

@@ -9,9 +9,10 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from payments import failures
 from payments.ledger.models import Entry, EntryKind, EntryPhase
 from payments.models import Flow, Payment, Status
-from providers.base import Provider
+from providers.base import FailureCode, Provider
 from providers.models import Availability
 from providers.serializers import MsisdnField
 from tenants.models import Mode
@@ -102,8 +103,17 @@ class PaymentSerializer(serializers.ModelSerializer[Payment]):
     id = serializers.CharField(source="public_id")
     object = serializers.SerializerMethodField()
     provider_transaction_id = serializers.SerializerMethodField()
-    failure_code = serializers.SerializerMethodField()
-    failure_message = serializers.SerializerMethodField()
+    failure_code = serializers.SerializerMethodField(
+        help_text="Why a FAILED payment failed, the same for every operator (see /errors/)."
+    )
+    failure_message = serializers.SerializerMethodField(
+        help_text="A sentence for the customer, by failure_code (payments.failures), to show as "
+        "it is."
+    )
+    failure_detail = serializers.SerializerMethodField(
+        help_text="What the operator said, verbatim (its own code or text), or the gateway's "
+        "note: for support and reconciliation, not for customers."
+    )
     next_action = serializers.ChoiceField(
         choices=["manual_review", "queued"],
         read_only=True,
@@ -153,6 +163,7 @@ class PaymentSerializer(serializers.ModelSerializer[Payment]):
             "provider_transaction_id",
             "failure_code",
             "failure_message",
+            "failure_detail",
             "refund_of",
             "mode",
             "metadata",
@@ -173,10 +184,14 @@ class PaymentSerializer(serializers.ModelSerializer[Payment]):
     def get_provider_transaction_id(self, payment: Payment) -> str | None:
         return payment.provider_transaction_id or None
 
+    @extend_schema_field(serializers.ChoiceField(choices=FailureCode.choices, allow_null=True))
     def get_failure_code(self, payment: Payment) -> str | None:
         return payment.failure_code or None
 
     def get_failure_message(self, payment: Payment) -> str | None:
+        return failures.customer_message(payment.failure_code)
+
+    def get_failure_detail(self, payment: Payment) -> str | None:
         return payment.failure_message or None
 
 
@@ -206,7 +221,8 @@ def payment_body(payment: Payment) -> dict[str, Any]:
         "provider_reference": str(payment.provider_reference),
         "provider_transaction_id": payment.provider_transaction_id or None,
         "failure_code": payment.failure_code or None,
-        "failure_message": payment.failure_message or None,
+        "failure_message": failures.customer_message(payment.failure_code),
+        "failure_detail": payment.failure_message or None,
         "refund_of": refund_of.public_id if refund_of is not None else None,
         "mode": str(payment.mode),
         "metadata": payment.metadata,
@@ -286,12 +302,6 @@ class BalanceTransactionFilterSerializer(serializers.Serializer[dict[str, Any]])
     )
     created_after = serializers.DateTimeField(required=False)
     created_before = serializers.DateTimeField(required=False)
-    limit = serializers.IntegerField(
-        min_value=1, max_value=100, required=False, help_text="Page size (default 25)."
-    )
-    cursor = serializers.CharField(
-        required=False, help_text="Opaque: use the next or previous link of a list answer."
-    )
 
 
 class BalanceTransactionSerializer(serializers.ModelSerializer[Entry]):

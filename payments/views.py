@@ -4,7 +4,7 @@ from base64 import b64decode
 from typing import Any
 
 from django.utils.dateparse import parse_datetime
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.pagination import Cursor, CursorPagination
@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from gateway.queryparams import PageQuerySerializer
 from payments import errors, selectors, services
 from payments.ledger import selectors as ledger_selectors
 from payments.serializers import (
@@ -33,6 +34,49 @@ from tenants.authentication import caller_of
 from tenants.models import Mode
 
 _CURSOR_HINT = "Use the next or previous link of a list answer as it is."
+
+
+_PENDING_PAYMENT = {
+    "id": "pay_NB0wCzekj7vGu9Zgk3HlxwpV",
+    "object": "payment",
+    "flow": "collection",
+    "status": "PENDING",
+    "next_action": None,
+    "amount": "150.00",
+    "fee": "3.75",
+    "net": "146.25",
+    "currency": "ZMW",
+    "msisdn": "260961234567",
+    "provider": "mtn",
+    "routing": {"predicted": "mtn", "chosen": "mtn", "reason": "prefix"},
+    "external_id": "order-1042",
+    "description": "Order 1042",
+    "provider_reference": "1e736c05-5d3a-4c1e-9b7f-2a8d6e4f0c91",
+    "provider_transaction_id": None,
+    "failure_code": None,
+    "failure_message": None,
+    "failure_detail": None,
+    "refund_of": None,
+    "mode": "test",
+    "metadata": {"cart": "42"},
+    "created_at": "2026-12-01T10:42:05.118000Z",
+    "updated_at": "2026-12-01T10:42:05.118000Z",
+    "completed_at": None,
+}
+_FAILED_PAYMENT = {
+    **_PENDING_PAYMENT,
+    "status": "FAILED",
+    "failure_code": "insufficient_funds",
+    "failure_message": "There is not enough money in the mobile-money account. Top it up and "
+    "try again.",
+    "failure_detail": "NOT_ENOUGH_FUNDS",
+    "updated_at": "2026-12-01T10:42:09.530000Z",
+    "completed_at": "2026-12-01T10:42:09.530000Z",
+}
+_PAYMENT_EXAMPLES = [
+    OpenApiExample("Pending", value=_PENDING_PAYMENT, response_only=True),
+    OpenApiExample("Failed", value=_FAILED_PAYMENT, response_only=True),
+]
 
 
 class PaymentCursorPagination(CursorPagination):
@@ -67,6 +111,12 @@ class PaymentCursorPagination(CursorPagination):
                 raise errors.InvalidCursor(_CURSOR_HINT)
         return cursor
 
+    def get_page_size(self, request: Request) -> int:
+        """`limit`, refused with 400 when it is not 1-100 (DRF would silently clamp it)."""
+        page = PageQuerySerializer(data=request.query_params)
+        page.is_valid(raise_exception=True)
+        return int(page.validated_data.get("limit", self.page_size))
+
     def get_paginated_response(self, data: Any) -> Response:
         return Response(
             {
@@ -79,8 +129,10 @@ class PaymentCursorPagination(CursorPagination):
 
 
 class PaymentListCreateView(APIView):
+    query_serializer = PaymentFilterSerializer
+    pagination_class = PaymentCursorPagination
+
     @extend_schema(
-        parameters=[PaymentFilterSerializer],
         responses=inline_serializer(
             "PaymentList",
             {
@@ -102,7 +154,39 @@ class PaymentListCreateView(APIView):
         page = paginator.paginate_queryset(payments, request, view=self) or []
         return paginator.get_paginated_response([payment_body(payment) for payment in page])
 
-    @extend_schema(request=PaymentCreateSerializer, responses={201: PaymentSerializer})
+    @extend_schema(
+        request=PaymentCreateSerializer,
+        responses={201: PaymentSerializer},
+        description="Create a collection (the customer approves a prompt on their phone) or, "
+        'with "flow": "disbursement", a payout from your balance. The answer is PENDING at '
+        "once; the operator is called from a job. Poll GET /payments/{id} or wait for the "
+        "payment.* webhook. In test mode the wallet number chooses the outcome (see "
+        "docs/api.md, test numbers).",
+        examples=[
+            OpenApiExample(
+                "Collect K150",
+                request_only=True,
+                value={
+                    "amount": "150.00",
+                    "msisdn": "0961234567",
+                    "external_id": "order-1042",
+                    "description": "Order 1042",
+                    "metadata": {"cart": "42"},
+                },
+            ),
+            OpenApiExample(
+                "Pay out K50",
+                request_only=True,
+                value={
+                    "flow": "disbursement",
+                    "amount": "50.00",
+                    "msisdn": "0961234567",
+                    "external_id": "payout-77",
+                },
+            ),
+            _PAYMENT_EXAMPLES[0],
+        ],
+    )
     def post(self, request: Request) -> Response:
         caller = caller_of(request)
         payload = PaymentCreateSerializer(data=request.data)
@@ -114,7 +198,11 @@ class PaymentListCreateView(APIView):
 
 
 class PaymentDetailView(APIView):
-    @extend_schema(responses=PaymentSerializer)
+    @extend_schema(
+        responses=PaymentSerializer,
+        description="A payment of the key's account and mode (any other id is 404).",
+        examples=_PAYMENT_EXAMPLES,
+    )
     def get(self, request: Request, public_id: str) -> Response:
         caller = caller_of(request)
         payment = selectors.get_payment(tenant=caller.tenant, mode=caller.mode, public_id=public_id)
@@ -122,7 +210,13 @@ class PaymentDetailView(APIView):
 
 
 class PaymentRefundView(APIView):
-    @extend_schema(request=RefundCreateSerializer, responses={201: PaymentSerializer})
+    @extend_schema(
+        request=RefundCreateSerializer,
+        responses={201: PaymentSerializer},
+        description="Refund a SUCCESSFUL collection, whole (no amount) or in part: a new "
+        'payment with "flow": "refund" and refund_of, paid from your balance.',
+        examples=[OpenApiExample("Refund K50", request_only=True, value={"amount": "50.00"})],
+    )
     def post(self, request: Request, public_id: str) -> Response:
         caller = caller_of(request)
         payment = selectors.get_payment(tenant=caller.tenant, mode=caller.mode, public_id=public_id)
@@ -199,8 +293,10 @@ class BalanceView(APIView):
 class BalanceTransactionListView(APIView):
     """Every ledger entry on the caller's balance, newest first, with the balance after it."""
 
+    query_serializer = BalanceTransactionFilterSerializer
+    pagination_class = PaymentCursorPagination
+
     @extend_schema(
-        parameters=[BalanceTransactionFilterSerializer],
         responses=inline_serializer(
             "BalanceTransactionList",
             {
@@ -215,10 +311,8 @@ class BalanceTransactionListView(APIView):
         caller = caller_of(request)
         filters = BalanceTransactionFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        # The paginator reads these two itself; they are validated here to be refused loudly.
-        query = {k: v for k, v in filters.validated_data.items() if k not in ("limit", "cursor")}
         entries = ledger_selectors.list_balance_transactions(
-            tenant=caller.tenant, mode=caller.mode, **query
+            tenant=caller.tenant, mode=caller.mode, **filters.validated_data
         )
         paginator = PaymentCursorPagination()  # the same newest-first cursor as payments
         page = paginator.paginate_queryset(entries, request, view=self)
@@ -237,7 +331,11 @@ class TestKeysOnly(BasePermission):
 class TestTopUpView(APIView):
     permission_classes = [IsAuthenticated, TestKeysOnly]
 
-    @extend_schema(request=TopUpCreateSerializer, responses={201: BalanceTransactionSerializer})
+    @extend_schema(
+        request=TopUpCreateSerializer,
+        responses={201: BalanceTransactionSerializer},
+        examples=[OpenApiExample("Top up K1,000", request_only=True, value={"amount": "1000.00"})],
+    )
     def post(self, request: Request) -> Response:
         """Test money on the test balance (test keys only), as one `top_up` transaction."""
         caller = caller_of(request)

@@ -20,6 +20,9 @@ class InvalidMsisdn(errors.GatewayError):
     status = 400
     code = "invalid_msisdn"
     title = "Not a Zambian mobile number"
+    remedy = (
+        "Send a Zambian mobile number: 0961234567, 961234567, 260961234567 or +260 96 123 4567."
+    )
     retryable = False
 
 
@@ -27,6 +30,7 @@ class UnsupportedOperator(errors.GatewayError):
     status = 400
     code = "unsupported_operator"
     title = "The number's operator is not supported"
+    remedy = "Use a number of MTN (096, 076), Airtel (097, 077) or Zamtel (095, 075)."
     retryable = False
 
 

@@ -12,7 +12,9 @@ from providers.serializers import PredictionSerializer, PredictQuerySerializer
 class PredictView(APIView):
     """Which operator a number belongs to, from its prefix (a number may have been ported)."""
 
-    @extend_schema(parameters=[PredictQuerySerializer], responses=PredictionSerializer)
+    query_serializer = PredictQuerySerializer
+
+    @extend_schema(responses=PredictionSerializer)
     def get(self, request: Request) -> Response:
         query = PredictQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)

@@ -4,7 +4,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -30,7 +30,11 @@ class RegisterView(APIView):
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
 
-    @extend_schema(request=RegisterInputSerializer, responses={201: RegisterOutputSerializer})
+    @extend_schema(
+        request=RegisterInputSerializer,
+        responses={201: RegisterOutputSerializer},
+        examples=[OpenApiExample("Sign up", request_only=True, value={"name": "Lusaka Books"})],
+    )
     def post(self, request: Request) -> Response:
         if not settings.ALLOW_SIGNUP:
             raise errors.SignupDisabled()
@@ -64,7 +68,7 @@ class ApiKeyDetailView(APIView):
         api_key = selectors.get_api_key(tenant=caller.tenant, mode=caller.mode, key_id=key_id)
         return Response(ApiKeySerializer(api_key).data)
 
-    @extend_schema(responses=ApiKeySerializer)
+    @extend_schema(responses={200: ApiKeySerializer})  # the revoked key, not a 204
     def delete(self, request: Request, key_id: int) -> Response:
         """Revoke a key at once (for a leaked key; use rotate for a planned change)."""
         caller = caller_of(request)

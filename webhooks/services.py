@@ -55,21 +55,30 @@ class BadSignature(errors.GatewayError):
     status = 401
     code = "bad_signature"
     title = "The callback's signature does not match"
+    remedy = (
+        "For operators only: sign the raw body with the shared secret (hex HMAC-SHA256 in "
+        "X-Signature-256)."
+    )
     retryable = False
+    api = False
 
 
 class UnknownCallbackToken(errors.GatewayError):
     status = 404
     code = "unknown_callback_token"
     title = "No payment has this callback URL"
+    remedy = "For operators only: call back the exact URL the gateway sent with the request."
     retryable = False
+    api = False
 
 
 class MalformedCallback(errors.GatewayError):
     status = 400
     code = "malformed_callback"
     title = "The callback body cannot be read"
+    remedy = "For operators only: send the callback body as the operator's documented JSON."
     retryable = False
+    api = False
 
 
 def receive_callback(*, provider: str, token: str | None, request: HttpRequest) -> str:

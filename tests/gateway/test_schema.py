@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 from django.test import Client
+
+from tests.payments.factories import fund
 
 pytestmark = pytest.mark.django_db
 
@@ -54,7 +57,9 @@ def test_operations_document_problem_responses_and_the_idempotency_key() -> None
     create = schema["paths"]["/api/v1/payments"]["post"]
     retrieve = schema["paths"]["/api/v1/payments/{public_id}"]["get"]
     problem = {"$ref": "#/components/schemas/Problem"}
-    assert create["responses"]["422"]["content"]["application/problem+json"]["schema"] == problem
+    unprocessable = create["responses"]["422"]["content"]["application/problem+json"]["schema"]
+    assert unprocessable["allOf"][0] == problem
+    assert "idempotency_key_mismatch" in unprocessable["allOf"][1]["properties"]["code"]["enum"]
     assert {"400", "401", "409", "429"} <= create["responses"].keys()
     assert "Idempotency-Key" in [p["name"] for p in create["parameters"]]
     assert "Idempotency-Key" not in [p["name"] for p in retrieve.get("parameters", [])]
@@ -99,3 +104,64 @@ def test_schema_documents_fee_net_and_the_balance_endpoints() -> None:
     assert "Idempotency-Key" in [p["name"] for p in top_up["parameters"]]
     assert {"201", "403"} <= top_up["responses"].keys()
     assert "test_mode_only" in schemas["Problem"]["properties"]["code"]["enum"]
+
+
+def _schema() -> dict:
+    return Client().get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+
+
+def test_operation_ids_are_stable_names_for_generated_clients() -> None:
+    ids = {
+        (method, path): operation["operationId"]
+        for path, operations in _schema()["paths"].items()
+        for method, operation in operations.items()
+    }
+
+    assert ids[("get", "/api/v1/payments")] == "payments_list"
+    assert ids[("post", "/api/v1/payments")] == "payments_create"
+    assert ids[("get", "/api/v1/payments/{public_id}")] == "payments_retrieve"
+    assert ids[("post", "/api/v1/payments/{public_id}/refund")] == "payments_refund"
+    assert ids[("delete", "/api/v1/api-keys/{key_id}")] == "api_keys_delete"
+    assert ids[("get", "/api/v1/balance")] == "balance_retrieve"
+    assert len(set(ids.values())) == len(ids)
+    assert not [name for name in ids.values() if name.startswith("v1_") or name[-1].isdigit()]
+
+
+def test_schema_names_its_server_and_enumerates_payment_fields() -> None:
+    schema = _schema()
+    payment = schema["components"]["schemas"]["Payment"]["properties"]
+
+    assert schema["servers"] == [{"url": "/", "description": "This gateway"}]
+    for field in ("status", "flow", "provider", "failure_code"):
+        assert "$ref" in json.dumps(payment[field]), field  # an enum component
+    failure = schema["components"]["schemas"]["FailureCodeEnum"]["enum"]
+    assert "payer_not_found" in failure and "cancelled" in failure
+
+
+def test_money_inputs_cannot_be_negative_in_the_schema() -> None:
+    amount = _schema()["components"]["schemas"]["PaymentCreateRequest"]["properties"]["amount"]
+
+    assert not re.fullmatch(amount["pattern"], "-9219231")
+    assert re.fullmatch(amount["pattern"], "150.00")
+
+
+def test_error_responses_carry_the_codes_of_their_status_with_examples() -> None:
+    operation = _schema()["paths"]["/api/v1/payments"]["post"]
+
+    assert {"402", "413", "415", "503"} <= set(operation["responses"])
+    unavailable = operation["responses"]["503"]["content"]["application/problem+json"]
+    assert {"provider_unavailable", "service_unavailable"} == set(unavailable["examples"])
+    unauthorized = operation["responses"]["401"]["content"]["application/problem+json"]
+    assert "bad_signature" not in unauthorized["examples"]  # operators' callbacks only
+    assert unauthorized["examples"]["invalid_api_key"]["value"]["status"] == 401
+
+
+def test_every_payment_example_is_accepted_as_shipped(api, test_key) -> None:
+    fund(test_key.api_key.tenant)  # the payout example is paid from the balance
+    payments = _schema()["paths"]["/api/v1/payments"]["post"]
+    examples = payments["requestBody"]["content"]["application/json"]["examples"]
+
+    assert len(examples) == 2
+    for example in examples.values():
+        response = api.post("/api/v1/payments", example["value"], format="json")
+        assert response.status_code == 201, (example["summary"], response.content)

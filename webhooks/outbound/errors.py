@@ -8,12 +8,16 @@ class InvalidWebhookUrl(ValidationFailed):
 
     code = "invalid_webhook_url"
     title = "Webhooks can only be sent to public https URLs"
+    remedy = (
+        "Register a public https URL (no IP literals, private networks or credentials in the URL)."
+    )
 
 
 class WebhookEndpointNotFound(GatewayError):
     status = 404
     code = "webhook_endpoint_not_found"
     title = "No such webhook endpoint"
+    remedy = "Check the endpoint id (we_…) and that the key is of its account and mode."
     retryable = False
 
 
@@ -21,6 +25,7 @@ class EventNotFound(GatewayError):
     status = 404
     code = "event_not_found"
     title = "No such event"
+    remedy = "Check the event id (evt_…) and that the key is of its account and mode."
     retryable = False
 
 
@@ -28,6 +33,7 @@ class WebhookEndpointLimitReached(GatewayError):
     status = 409
     code = "webhook_endpoint_limit_reached"
     title = "The account has the most webhook endpoints allowed in this mode"
+    remedy = "Delete an endpoint you no longer use, or send several event types to one endpoint."
     retryable = False
 
 
@@ -35,6 +41,7 @@ class WebhookEndpointDisabled(GatewayError):
     status = 409
     code = "webhook_endpoint_disabled"
     title = "The webhook endpoint is disabled; enable it first"
+    remedy = 'Enable it first: PATCH the endpoint with {"enabled": true}.'
     retryable = False
 
 
@@ -42,6 +49,7 @@ class ReplayRangeTooLarge(GatewayError):
     status = 422
     code = "replay_range_too_large"
     title = "The time range holds too many events to replay at once"
+    remedy = "Replay a shorter time range, in several requests."
     retryable = False
 
 

@@ -27,17 +27,25 @@ from webhooks.outbound.serializers import (
     WebhookEndpointWithSecretSerializer,
 )
 
-_EVENT_FIELDS: dict[str, Any] = {
-    "id": serializers.CharField(),
-    "object": serializers.CharField(default="event"),
-    "type": serializers.CharField(),
-    "timestamp": serializers.DateTimeField(),
-    "mode": serializers.CharField(),
-    "data": serializers.DictField(help_text="The payment as GET /payments/{id} showed it then."),
-}
-_EVENTS = inline_serializer("Event", _EVENT_FIELDS, many=True)
+
+def _event_fields() -> dict[str, Any]:
+    # New field instances for each serializer: a DRF field binds to one parent only (shared
+    # ones left EventWithDeliveries documented with nothing but its deliveries).
+    return {
+        "id": serializers.CharField(),
+        "object": serializers.CharField(default="event"),
+        "type": serializers.CharField(),
+        "timestamp": serializers.DateTimeField(),
+        "mode": serializers.CharField(),
+        "data": serializers.DictField(
+            help_text="The payment as GET /payments/{id} showed it then."
+        ),
+    }
+
+
+_EVENTS = inline_serializer("Event", _event_fields(), many=True)
 _EVENT_DETAIL = inline_serializer(
-    "EventWithDeliveries", {**_EVENT_FIELDS, "deliveries": DeliverySerializer(many=True)}
+    "EventWithDeliveries", {**_event_fields(), "deliveries": DeliverySerializer(many=True)}
 )
 
 
@@ -59,7 +67,6 @@ def _list_of(name: str, item: Any) -> Any:
 
 class WebhookEndpointListCreateView(APIView):
     @extend_schema(
-        operation_id="v1_webhook_endpoints_list",
         responses=inline_serializer(
             "WebhookEndpointList",
             {
@@ -117,14 +124,16 @@ class WebhookEndpointDetailView(APIView):
         return Response(WebhookEndpointSerializer(endpoint).data)
 
     @extend_schema(
-        responses=inline_serializer(
-            "DeletedWebhookEndpoint",
-            {
-                "id": serializers.CharField(),
-                "object": serializers.CharField(default="webhook_endpoint"),
-                "deleted": serializers.BooleanField(default=True),
-            },
-        )
+        responses={  # 200 with a body, not drf-spectacular's default 204 for a DELETE
+            200: inline_serializer(
+                "DeletedWebhookEndpoint",
+                {
+                    "id": serializers.CharField(),
+                    "object": serializers.CharField(default="webhook_endpoint"),
+                    "deleted": serializers.BooleanField(default=True),
+                },
+            )
+        }
     )
     def delete(self, request: Request, public_id: str) -> Response:
         caller = caller_of(request)
@@ -195,8 +204,10 @@ class WebhookEndpointReplayView(APIView):
 
 
 class WebhookEndpointDeliveriesView(APIView):
+    query_serializer = DeliveryFilterSerializer
+    pagination_class = _Pages
+
     @extend_schema(
-        parameters=[DeliveryFilterSerializer],
         responses=_list_of("DeliveryList", DeliverySerializer(many=True)),
     )
     def get(self, request: Request, public_id: str) -> Response:
@@ -213,10 +224,11 @@ class WebhookEndpointDeliveriesView(APIView):
 
 
 class EventListView(APIView):
+    query_serializer = EventFilterSerializer
+    pagination_class = _Pages
+
     @extend_schema(
-        parameters=[EventFilterSerializer],
         responses=_list_of("EventList", _EVENTS),
-        operation_id="v1_events_list",
     )
     def get(self, request: Request) -> Response:
         caller = caller_of(request)
