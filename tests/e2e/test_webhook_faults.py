@@ -115,6 +115,7 @@ def test_a_worker_killed_mid_delivery_loses_nothing(receivers, workers, settings
     job.refresh_from_db()
     assert (job.status, job.attempts) == ("succeeded", 2)  # the killed attempt, one retry
     # The retry took over its own dead attempt's lease rather than waiting for it to end.
+    assert lease_ends is not None and delivery.last_attempt_at is not None
     assert delivery.last_attempt_at < lease_ends
 
 
