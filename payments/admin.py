@@ -19,10 +19,10 @@ from payments import availability, errors, routes, services
 from payments.ledger.models import Entry
 from payments.models import Payment, Status, Transaction
 from providers.models import AvailabilityOverride, OperatorConfig
-from tenants.admin import show_on_form, staff_actor
+from tenants.admin import TenantScopedAdmin, has_perms, show_on_form, staff_actor
 from webhooks.models import InboundCallback
 
-RESOLVE_PERMISSION = "payments.resolve_review"
+SECRETS_PERMISSION = "payments.view_payment_secrets"
 
 
 class _ReadOnlyInline(admin.TabularInline):  # type: ignore[type-arg]
@@ -117,7 +117,7 @@ class ResolveReviewForm(forms.Form):
 
 
 @admin.register(Payment)
-class PaymentAdmin(admin.ModelAdmin[Payment]):
+class PaymentAdmin(TenantScopedAdmin[Payment]):
     list_display = (
         "public_id",
         "created_at",
@@ -147,16 +147,32 @@ class PaymentAdmin(admin.ModelAdmin[Payment]):
     # Read-only: a payment moves only through the state machine (services), never by hand.
     readonly_fields = (*(field.name for field in Payment._meta.fields), "next_action", "review")
 
+    def get_exclude(self, request: HttpRequest, obj: Any = None) -> Any:
+        # The callback token is a credential: whoever knows it can post a callback for this
+        # payment (the operator's side of the verification still applies).
+        return () if has_perms(request, SECRETS_PERMISSION) else ("callback_token",)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        hidden = set(self.get_exclude(request, obj))
+        return [name for name in self.readonly_fields if name not in hidden]
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    @admin.action(description="Re-check with the operator (queues a status refresh)")
+    def has_recheck_payment_permission(self, request: HttpRequest) -> bool:
+        return has_perms(request, services.RECHECK_PERMISSION)
+
+    @admin.action(
+        description="Re-check with the operator (queues a status refresh)",
+        permissions=["recheck_payment"],
+    )
     def recheck_with_operator(self, request: HttpRequest, queryset: QuerySet[Payment]) -> None:
-        payments = list(queryset)
-        queued = sum(services.request_refresh(payment=payment) for payment in payments)
+        actor = staff_actor(request)
+        payments = list(queryset.select_related("tenant"))
+        queued = sum(services.recheck_payment(payment=payment, actor=actor) for payment in payments)
         messages.info(
             request,
             f"Queued a status check for {queued} pending payment(s); "
@@ -171,7 +187,7 @@ class PaymentAdmin(admin.ModelAdmin[Payment]):
         return format_html('needed: <a href="{}">settle after a manual review…</a>', url)
 
     def has_resolve_review_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm(RESOLVE_PERMISSION)
+        return has_perms(request, services.RESOLVE_REVIEW_PERMISSION)
 
     @admin.action(description="Settle after a manual review (ops)…", permissions=["resolve_review"])
     def resolve_review(
@@ -200,7 +216,7 @@ class PaymentAdmin(admin.ModelAdmin[Payment]):
         the action only leads to this page."""
         if not self.has_resolve_review_permission(request):
             raise PermissionDenied
-        payment = get_object_or_404(Payment, pk=payment_pk)
+        payment = get_object_or_404(self.get_queryset(request), pk=payment_pk)
         form = ResolveReviewForm(request.POST if request.method == "POST" else None)
         if request.method == "POST" and form.is_valid() and self._resolve(request, payment, form):
             return HttpResponseRedirect(reverse("admin:payments_payment_change", args=[payment.pk]))
@@ -235,7 +251,7 @@ class PaymentAdmin(admin.ModelAdmin[Payment]):
 
 
 @admin.register(OperatorConfig)
-class OperatorConfigAdmin(admin.ModelAdmin[OperatorConfig]):
+class OperatorConfigAdmin(TenantScopedAdmin[OperatorConfig]):
     """A tenant's use of an operator per mode. No row: enabled, no fallback, no limits.
     Changes are audited and apply to payments created afterwards."""
 
@@ -292,6 +308,7 @@ class AvailabilityOverrideAdmin(admin.ModelAdmin[AvailabilityOverride]):
     actions = ("end_overrides",)
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Changing means ending (the action); an override is never edited on its page.
         return obj is None and super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -316,7 +333,7 @@ class AvailabilityOverrideAdmin(admin.ModelAdmin[AvailabilityOverride]):
         )
         obj.pk = saved.pk
 
-    @admin.action(description="End the selected overrides now")
+    @admin.action(description="End the selected overrides now", permissions=["change"])
     def end_overrides(self, request: HttpRequest, queryset: QuerySet[AvailabilityOverride]) -> None:
         for override in queryset:
             availability.end_override(override=override, actor=staff_actor(request))
