@@ -26,6 +26,7 @@ from payments.ledger import selectors
 from payments.ledger import services as ledger
 from payments.ledger.models import Account, AccountKind, Entry, EntryKind, FeeSchedule
 from payments.services import SUPPORTED_CURRENCIES
+from tenants import selectors as tenant_selectors
 from tenants.admin import (
     TenantScopedAdmin,
     has_perms,
@@ -197,8 +198,10 @@ class AccountAdmin(TenantScopedAdmin[Account]):
 
     def float_view(self, request: HttpRequest) -> HttpResponse:
         """The operator floats in the ledger beside each operator's own balance. Not in a
-        transaction: the admin's views run in autocommit, and the selector checks it."""
-        if not self.has_view_permission(request):
+        transaction: the admin's views run in autocommit, and the selector checks it. The
+        gateway's own money: not for staff limited to some tenants."""
+        limited = tenant_selectors.list_staff_tenant_ids(user=request.user) is not None
+        if limited or not self.has_view_permission(request):
             raise PermissionDenied
         context = {
             **self.admin_site.each_context(request),

@@ -13,7 +13,6 @@ from django.test import Client
 from django.urls import reverse
 
 from audit.services import SYSTEM
-from payments.ledger import services as ledger
 from payments.ledger.models import Account, FeeSchedule
 from payments.models import Payment
 from providers.models import OperatorConfig
@@ -135,8 +134,15 @@ def test_the_tenant_autocomplete_offers_only_its_tenants(tenants) -> None:
 
 
 def test_the_adjustment_form_of_another_tenant_is_not_found(tenants) -> None:
-    _, bravo, limited = tenants
-    ledger_url = reverse("admin:payments_account_adjust", args=[bravo.pk])
+    alpha, bravo, limited = tenants
 
-    assert limited.get(ledger_url).status_code == 404
-    assert ledger.ADJUST_PERMISSION  # the form exists for the admin role: only the tenant hides it
+    assert limited.get(reverse("admin:payments_account_adjust", args=[bravo.pk])).status_code == 404
+    assert limited.get(reverse("admin:payments_account_adjust", args=[alpha.pk])).status_code == 200
+
+
+def test_the_gateways_operator_float_is_not_shown_to_limited_staff(tenants, staff) -> None:
+    _, _, limited = tenants
+    float_page = reverse("admin:payments_account_float")
+
+    assert limited.get(float_page).status_code == 403
+    assert staff.get(float_page).status_code == 200
