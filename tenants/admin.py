@@ -72,7 +72,7 @@ class TenantScopedAdmin(admin.ModelAdmin[M]):
         return queryset.filter(visible)
 
     def get_list_filter(self, request: HttpRequest) -> Any:
-        tenant_fields = {f"{lookup}" for lookup in self.tenant_paths if lookup != "pk"}
+        tenant_fields = set(self.tenant_paths) - {"pk"}
         return [
             (item, TenantFilter) if isinstance(item, str) and item in tenant_fields else item
             for item in super().get_list_filter(request)
