@@ -4,10 +4,11 @@ from django.contrib import admin
 
 from audit.models import AuditLog
 from gateway.admin import ReadOnlyAdmin
+from tenants.admin import TenantScopedAdmin
 
 
 @admin.register(AuditLog)
-class AuditLogAdmin(ReadOnlyAdmin[AuditLog]):
+class AuditLogAdmin(TenantScopedAdmin[AuditLog], ReadOnlyAdmin[AuditLog]):
     """Read-only: the table is append-only in the database as well."""
 
     list_display = [

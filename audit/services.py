@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
 
+from django.core.exceptions import PermissionDenied
 from django.db import models
 
 from audit.models import ActorKind, AuditLog
@@ -14,16 +15,32 @@ if TYPE_CHECKING:
     from tenants.models import Tenant
 
 
+class PermissionHolder(Protocol):
+    def has_perm(self, perm: str, obj: Any = None) -> bool: ...
+
+
 @dataclass(frozen=True)
 class Actor:
-    """Who caused a change: an API key, a staff user, the system (jobs) or a provider."""
+    """Who caused a change: an API key, a staff user, the system (jobs) or a provider.
+    A staff actor carries its user, so a service can check the user's permissions."""
 
     kind: ActorKind
     id: str = ""
     label: str = ""
+    user: PermissionHolder | None = field(default=None, compare=False, repr=False)
 
 
 SYSTEM = Actor(kind=ActorKind.SYSTEM, label="system")
+
+
+def require_permission(actor: Actor, permission: str) -> None:
+    """A staff user acts only with the permission for the action: the admin hides what they
+    may not do, and this check holds whatever the caller. Keys, jobs and operators act
+    within their own rules. A staff actor without its user is refused (fail closed)."""
+    if actor.kind != ActorKind.USER:
+        return
+    if actor.user is None or not actor.user.has_perm(permission):
+        raise PermissionDenied(f"{actor.label or 'This user'} lacks the {permission} permission.")
 
 
 def record(

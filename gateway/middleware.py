@@ -16,6 +16,7 @@ from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.sessions.middleware import SessionMiddleware
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseForbidden
 from django.middleware.csrf import CsrfViewMiddleware
+from django.utils import timezone
 
 from gateway import context, errors, jsonbody
 
@@ -150,3 +151,18 @@ class WebCsrfViewMiddleware(CsrfViewMiddleware):
         if _api(request):
             return None
         return super().process_view(request, callback, callback_args, callback_kwargs)
+
+
+class BackofficeTimeZoneMiddleware:
+    """Browser pages (the admin) show times in the ops team's zone, Africa/Lusaka, labelled
+    with it (the admin's datetime format ends in the zone's name); the API and the database
+    stay in UTC."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if _api(request):
+            return self.get_response(request)
+        with timezone.override(settings.BACKOFFICE_TIME_ZONE):
+            return self.get_response(request)

@@ -111,6 +111,7 @@ MIDDLEWARE = [
     "gateway.middleware.WebCsrfViewMiddleware",
     "gateway.middleware.WebAuthenticationMiddleware",
     "gateway.middleware.WebMessageMiddleware",
+    "gateway.middleware.BackofficeTimeZoneMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Counts the request on its own, before the idempotency middleware's transaction begins.
     "tenants.middleware.RateLimitMiddleware",
@@ -231,6 +232,10 @@ if MAX_JSON_DEPTH < 1:
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
+# The admin's zone: the ops team works in Lusaka time (CAT, UTC+2, no daylight saving).
+BACKOFFICE_TIME_ZONE = "Africa/Lusaka"
+# The admin's datetime format names the zone (gateway/formats/en/formats.py).
+FORMAT_MODULE_PATH = ["gateway.formats"]
 USE_I18N = False
 USE_TZ = True
 

@@ -2,27 +2,38 @@
 
 from __future__ import annotations
 
+import contextlib
+import uuid
+from datetime import date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
+from gateway.admin import CappedCountPaginator
 from gateway.errors import ValidationFailed
-from payments import availability, errors, routes, services
+from payments import availability, errors, routes, selectors, services
 from payments.ledger.models import Entry
-from payments.models import Payment, Status, Transaction
+from payments.models import Payment, Status
+from providers import routing
+from providers.base import FailureCode
 from providers.models import AvailabilityOverride, OperatorConfig
-from tenants.admin import show_on_form, staff_actor
+from tenants.admin import TenantScopedAdmin, has_perms, show_on_form, staff_actor
 from webhooks.models import InboundCallback
 
-RESOLVE_PERMISSION = "payments.resolve_review"
+SECRETS_PERMISSION = "payments.view_payment_secrets"
 
 
 class _ReadOnlyInline(admin.TabularInline):  # type: ignore[type-arg]
@@ -34,25 +45,6 @@ class _ReadOnlyInline(admin.TabularInline):  # type: ignore[type-arg]
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
-
-
-class TransactionInline(_ReadOnlyInline):
-    model = Transaction
-    verbose_name_plural = "Operator calls (timeline)"
-    fields = (
-        "created_at",
-        "provider",
-        "operation",
-        "method",
-        "url",
-        "status_code",
-        "outcome",
-        "error",
-        "duration_ms",
-        "request_body",
-        "response_body",
-    )
-    readonly_fields = fields
 
 
 class InboundCallbackInline(_ReadOnlyInline):
@@ -96,6 +88,76 @@ class NeedsReviewFilter(admin.SimpleListFilter):
         return queryset
 
 
+class CreatedRangeFilter(admin.ListFilter):
+    """Created between two dates, both included, as days in Lusaka (`created_from`,
+    `created_to`, YYYY-MM-DD): a range on the created_at index, no per-day counts."""
+
+    title = "created (Lusaka dates)"
+    template = "admin/payments/payment/date_range_filter.html"
+    parameters = ("created_from", "created_to")
+
+    def __init__(self, request: HttpRequest, params: Any, model: Any, model_admin: Any) -> None:
+        super().__init__(request, params, model, model_admin)
+        self.values: dict[str, str] = {}
+        for name in self.parameters:
+            if name in params:
+                value = params.pop(name)
+                self.values[name] = value[-1] if isinstance(value, list) else value
+
+    def has_output(self) -> bool:
+        return True
+
+    def expected_parameters(self) -> list[str | None]:
+        return list(self.parameters)
+
+    def choices(self, changelist: Any) -> Any:
+        others = {
+            name: values
+            for name, values in changelist.get_filters_params().items()
+            if name not in self.parameters
+        }
+        if changelist.query:
+            others["q"] = [changelist.query]
+        yield {"values": self.values, "others": others}
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        start, end = self.values.get("created_from"), self.values.get("created_to")
+        if start:
+            queryset = queryset.filter(created_at__gte=_lusaka_midnight(start))
+        if end:
+            queryset = queryset.filter(created_at__lt=_lusaka_midnight(end, days_after=1))
+        return queryset
+
+
+def _lusaka_midnight(day: str, *, days_after: int = 0) -> datetime:
+    try:
+        parsed = date.fromisoformat(day)
+    except ValueError as exc:
+        raise IncorrectLookupParameters(f"{day!r} is not a date (YYYY-MM-DD).") from exc
+    zone = ZoneInfo(settings.BACKOFFICE_TIME_ZONE)
+    return datetime.combine(parsed + timedelta(days=days_after), time.min, tzinfo=zone)
+
+
+# A failure code in the words ops read on the list (the code itself is the API's).
+FAILURE_WORDS: dict[str, str] = {
+    FailureCode.PAYER_NOT_FOUND: "No wallet for this number",
+    FailureCode.INSUFFICIENT_FUNDS: "Not enough money in the wallet",
+    FailureCode.PAYER_DECLINED: "The customer declined or did not approve",
+    FailureCode.EXPIRED: "Not approved in time",
+    FailureCode.LIMIT_EXCEEDED: "Over a wallet or account limit",
+    FailureCode.NOT_ALLOWED: "The operator does not allow it",
+    FailureCode.INVALID_MSISDN: "Not a valid number for the operator",
+    FailureCode.PROVIDER_ERROR: "The operator reported an error",
+    FailureCode.PROVIDER_UNAVAILABLE: "The operator could not be reached",
+    FailureCode.CANCELLED: "Cancelled by the merchant before sending",
+}
+STATUS_COLOURS = {
+    Status.SUCCESSFUL: "#1e7e34",
+    Status.FAILED: "#b02a37",
+    Status.PENDING: "#b26a00",
+}
+
+
 class ResolveReviewForm(forms.Form):
     status = forms.ChoiceField(
         choices=[
@@ -117,35 +179,102 @@ class ResolveReviewForm(forms.Form):
 
 
 @admin.register(Payment)
-class PaymentAdmin(admin.ModelAdmin[Payment]):
+class PaymentAdmin(TenantScopedAdmin[Payment]):
+    # What ops look for first, narrow enough for 1400 px: status, amount and the ids.
     list_display = (
         "public_id",
         "created_at",
+        "status_badge",
+        "amount_column",
+        "msisdn",
+        "external_id",
+        "provider_transaction_id",
+        "failure_words",
+        "provider",
+        "flow",
         "tenant",
         "mode",
+    )
+    list_filter = (
+        "status",
+        NeedsReviewFilter,
+        CreatedRangeFilter,
         "flow",
         "provider",
-        "amount",
-        "fee",
-        "currency",
-        "status",
-        "failure_code",
-        "next_action",
+        "mode",
+        "tenant",
     )
-    list_filter = ("status", NeedsReviewFilter, "flow", "provider", "mode", "tenant")
-    search_fields = (
-        "public_id",
-        "external_id",
-        "msisdn",
-        "provider_reference",
-        "provider_transaction_id",
+    # Searched by get_search_results: exact ids (indexable), a number in any accepted form.
+    search_fields = ("public_id", "external_id", "msisdn", "provider_transaction_id")
+    search_help_text = (
+        "A payment id, external_id, operator transaction id, our operator reference, or a "
+        "phone number in any form (+260 96 000 0001, 0960000001, 260960000001)."
     )
     list_select_related = ("tenant",)
-    date_hierarchy = "created_at"
-    inlines = (TransactionInline, InboundCallbackInline, EntryInline)
+    # No COUNT(*) over the whole table: counts stop at the paginator's cap.
+    show_full_result_count = False
+    paginator = CappedCountPaginator
+    inlines = (InboundCallbackInline, EntryInline)
     actions = ("recheck_with_operator", "resolve_review")
     # Read-only: a payment moves only through the state machine (services), never by hand.
-    readonly_fields = (*(field.name for field in Payment._meta.fields), "next_action", "review")
+    readonly_fields = (
+        *(field.name for field in Payment._meta.fields),
+        "next_action",
+        "review",
+        "timeline",
+    )
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # its page is a view ("View payment", no SAVE); actions change it
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Payment], search_term: str
+    ) -> tuple[QuerySet[Payment], bool]:
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        match = Q(public_id=term) | Q(external_id=term) | Q(provider_transaction_id=term)
+        with contextlib.suppress(routing.InvalidMsisdn):
+            match |= Q(msisdn=routing.normalize_msisdn(term))
+        with contextlib.suppress(ValueError):
+            match |= Q(provider_reference=uuid.UUID(term))
+        return queryset.filter(match), False
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, payment: Payment) -> SafeString:
+        label = f"{payment.status} · review" if payment.needs_review else payment.status
+        if payment.queued_at is not None and payment.status == Status.PENDING:
+            label = f"{payment.status} · queued"
+        return format_html(
+            '<span style="color:#fff;background:{};padding:1px 6px;border-radius:3px;'
+            'white-space:nowrap">{}</span>',
+            STATUS_COLOURS[Status(payment.status)],
+            label,
+        )
+
+    @admin.display(description="amount", ordering="amount")
+    def amount_column(self, payment: Payment) -> str:
+        return f"{payment.amount:,.2f} {payment.currency}"
+
+    @admin.display(description="failure")
+    def failure_words(self, payment: Payment) -> str:
+        return FAILURE_WORDS.get(payment.failure_code, payment.failure_code) or "—"
+
+    @admin.display(description="Operator calls (timeline)")
+    def timeline(self, payment: Payment) -> SafeString:
+        return render_to_string(
+            "admin/payments/payment/timeline.html",
+            {"steps": selectors.list_timeline(payment=payment)},
+        )
+
+    def get_exclude(self, request: HttpRequest, obj: Any = None) -> Any:
+        # The callback token is a credential: whoever knows it can post a callback for this
+        # payment (the operator's side of the verification still applies).
+        return () if has_perms(request, SECRETS_PERMISSION) else ("callback_token",)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        hidden = set(self.get_exclude(request, obj))
+        return [name for name in self.readonly_fields if name not in hidden]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -153,10 +282,17 @@ class PaymentAdmin(admin.ModelAdmin[Payment]):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    @admin.action(description="Re-check with the operator (queues a status refresh)")
+    def has_recheck_payment_permission(self, request: HttpRequest) -> bool:
+        return has_perms(request, services.RECHECK_PERMISSION)
+
+    @admin.action(
+        description="Re-check with the operator (queues a status refresh)",
+        permissions=["recheck_payment"],
+    )
     def recheck_with_operator(self, request: HttpRequest, queryset: QuerySet[Payment]) -> None:
-        payments = list(queryset)
-        queued = sum(services.request_refresh(payment=payment) for payment in payments)
+        actor = staff_actor(request)
+        payments = list(queryset.select_related("tenant"))
+        queued = sum(services.recheck_payment(payment=payment, actor=actor) for payment in payments)
         messages.info(
             request,
             f"Queued a status check for {queued} pending payment(s); "
@@ -171,7 +307,7 @@ class PaymentAdmin(admin.ModelAdmin[Payment]):
         return format_html('needed: <a href="{}">settle after a manual review…</a>', url)
 
     def has_resolve_review_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm(RESOLVE_PERMISSION)
+        return has_perms(request, services.RESOLVE_REVIEW_PERMISSION)
 
     @admin.action(description="Settle after a manual review (ops)…", permissions=["resolve_review"])
     def resolve_review(
@@ -200,7 +336,7 @@ class PaymentAdmin(admin.ModelAdmin[Payment]):
         the action only leads to this page."""
         if not self.has_resolve_review_permission(request):
             raise PermissionDenied
-        payment = get_object_or_404(Payment, pk=payment_pk)
+        payment = get_object_or_404(self.get_queryset(request), pk=payment_pk)
         form = ResolveReviewForm(request.POST if request.method == "POST" else None)
         if request.method == "POST" and form.is_valid() and self._resolve(request, payment, form):
             return HttpResponseRedirect(reverse("admin:payments_payment_change", args=[payment.pk]))
@@ -235,7 +371,7 @@ class PaymentAdmin(admin.ModelAdmin[Payment]):
 
 
 @admin.register(OperatorConfig)
-class OperatorConfigAdmin(admin.ModelAdmin[OperatorConfig]):
+class OperatorConfigAdmin(TenantScopedAdmin[OperatorConfig]):
     """A tenant's use of an operator per mode. No row: enabled, no fallback, no limits.
     Changes are audited and apply to payments created afterwards."""
 
@@ -292,6 +428,7 @@ class AvailabilityOverrideAdmin(admin.ModelAdmin[AvailabilityOverride]):
     actions = ("end_overrides",)
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Changing means ending (the action); an override is never edited on its page.
         return obj is None and super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -316,7 +453,7 @@ class AvailabilityOverrideAdmin(admin.ModelAdmin[AvailabilityOverride]):
         )
         obj.pk = saved.pk
 
-    @admin.action(description="End the selected overrides now")
+    @admin.action(description="End the selected overrides now", permissions=["change"])
     def end_overrides(self, request: HttpRequest, queryset: QuerySet[AvailabilityOverride]) -> None:
         for override in queryset:
             availability.end_override(override=override, actor=staff_actor(request))

@@ -170,6 +170,7 @@ def set_override(
     actor: audit.Actor,
     user_id: int | None = None,
 ) -> AvailabilityOverride:
+    audit.require_permission(actor, "providers.add_availabilityoverride")
     if operation and operation not in OPERATIONS:
         raise ValueError(f"unknown operation {operation!r}")
     override = AvailabilityOverride(
@@ -203,6 +204,7 @@ def set_override(
 
 @transaction.atomic
 def end_override(*, override: AvailabilityOverride, actor: audit.Actor) -> None:
+    audit.require_permission(actor, "providers.change_availabilityoverride")
     if override.ended_at is not None:
         return
     override.ended_at = timezone.now()

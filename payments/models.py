@@ -111,7 +111,11 @@ class Payment(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        permissions = [("resolve_review", "Can settle a payment under manual review")]
+        permissions = [
+            ("resolve_review", "Can settle a payment under manual review"),
+            ("recheck_payment", "Can ask the operator for a payment's status again"),
+            ("view_payment_secrets", "Can see a payment's callback token"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["tenant", "mode", "external_id"], name="payment_external_id_uniq"

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -7,7 +8,7 @@ from django.db.models import QuerySet
 
 from gateway.db import unique_or_none
 from payments import availability, errors, routes
-from payments.models import Payment
+from payments.models import Payment, Transaction
 from providers import registry, routing
 from providers.base import ProviderError
 from providers.models import OPERATIONS
@@ -109,3 +110,29 @@ def list_operators(*, tenant: Tenant, mode: Mode | str) -> list[dict[str, Any]]:
             }
         )
     return operators
+
+
+@dataclass(frozen=True)
+class TimelineStep:
+    """Consecutive operator calls that differ only in their time (a retried 503, a poll that
+    keeps answering pending), shown once with how often and when first and last."""
+
+    call: Transaction  # the first of the run
+    count: int
+    last_at: datetime
+
+
+def _same_call(a: Transaction, b: Transaction) -> bool:
+    keys = ("operation", "method", "url", "status_code", "outcome", "error", "request_body")
+    return all(getattr(a, key) == getattr(b, key) for key in (*keys, "response_body"))
+
+
+def list_timeline(*, payment: Payment) -> list[TimelineStep]:
+    """A payment's operator calls in order, repeats collapsed into one step."""
+    steps: list[TimelineStep] = []
+    for call in payment.provider_calls.order_by("created_at", "id"):
+        if steps and _same_call(steps[-1].call, call):
+            steps[-1] = TimelineStep(steps[-1].call, steps[-1].count + 1, call.created_at)
+        else:
+            steps.append(TimelineStep(call, 1, call.created_at))
+    return steps

@@ -54,6 +54,9 @@ from tenants.models import Mode, Tenant
 logger = logging.getLogger(__name__)
 
 SUPPORTED_CURRENCIES = frozenset({"ZMW"})
+# What a staff user needs (payments.models declares them).
+RESOLVE_REVIEW_PERMISSION = "payments.resolve_review"
+RECHECK_PERMISSION = "payments.recheck_payment"
 
 _OPERATIONS = {
     Flow.COLLECTION: Operation.REQUEST_PAYMENT,
@@ -817,9 +820,10 @@ def resolve_review(
     outcome with the operator outside the API (its portal, a statement, support). The reason
     is mandatory and audited; the ledger posts or voids through the one writer of status.
 
-    Raises PaymentNotUnderReview when the payment is not waiting for a review (any more).
-    Callers check the `payments.resolve_review` permission (the admin does).
+    Raises PaymentNotUnderReview when the payment is not waiting for a review (any more),
+    PermissionDenied when a staff actor lacks `payments.resolve_review`.
     """
+    audit.require_permission(actor, RESOLVE_REVIEW_PERMISSION)
     if status not in FINAL_STATUSES:
         raise errors.invalid_field("status", "A review settles a payment SUCCESSFUL or FAILED.")
     reason, provider_transaction_id = reason.strip(), provider_transaction_id.strip()
@@ -853,6 +857,22 @@ def resolve_review(
     )
     logger.info("manual review resolved", extra={**_log_context(locked), "status": status})
     return locked
+
+
+@transaction.atomic
+def recheck_payment(*, payment: Payment, actor: audit.Actor) -> bool:
+    """Ops ask the operator again (the admin's re-check): audited whether or not a check is
+    queued, so the trail shows who asked. False for a final payment (nothing queued)."""
+    audit.require_permission(actor, RECHECK_PERMISSION)
+    queued = request_refresh(payment=payment)
+    audit.record(
+        actor=actor,
+        action="payment.recheck_requested",
+        target=payment,
+        tenant=payment.tenant,
+        data={"public_id": payment.public_id, "status": payment.status, "queued": queued},
+    )
+    return queued
 
 
 def request_refresh(*, payment: Payment) -> bool:

@@ -4,6 +4,7 @@ import uuid
 from datetime import datetime
 from typing import TypeVar
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -26,6 +27,11 @@ class Tenant(models.Model):
 
     class Meta:
         ordering = ["name"]
+        permissions = [
+            ("activate_tenant", "Can activate or deactivate a tenant"),
+            ("manage_api_keys", "Can issue test API keys, rotate and revoke keys"),
+            ("issue_live_key", "Can issue a live API key (with manage_api_keys)"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(default_currency__regex=r"^[A-Z]{3}$"),
@@ -35,6 +41,26 @@ class Tenant(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class StaffMembership(models.Model):
+    """Limits a staff user to some tenants in the back-office: a user with memberships sees
+    only those tenants' rows on every admin page; one without sees every tenant."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tenant_memberships"
+    )
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="staff_memberships")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["user", "tenant"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "tenant"], name="staff_membership_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} on {self.tenant}"
 
 
 _Row = TypeVar("_Row", bound=models.Model)

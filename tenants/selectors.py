@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import functools
+from typing import Any
+from uuid import UUID
 
 from django.db import connection
 from django.db.models import QuerySet
@@ -8,7 +10,7 @@ from django.utils import timezone
 
 from gateway import db, errors
 from tenants import keys
-from tenants.models import ApiKey, Mode, Tenant
+from tenants.models import ApiKey, Mode, StaffMembership, Tenant
 
 # Compared against when no row matches, so an unknown prefix costs the same as a wrong secret.
 _NO_SUCH_HASH = "0" * 64
@@ -62,3 +64,17 @@ def get_api_key(*, tenant: Tenant, mode: Mode | str, key_id: int) -> ApiKey:
     if api_key is None:
         raise errors.NotFound(f"No API key {key_id}.")
     return api_key
+
+
+def list_staff_tenant_ids(*, user: Any) -> list[UUID] | None:
+    """The tenants a staff user may see in the back-office, or None for all of them: a
+    superuser, or a user with no membership. Cached on the user object (one per request)."""
+    if hasattr(user, "_staff_tenant_ids"):
+        cached: list[UUID] | None = user._staff_tenant_ids
+        return cached
+    ids: list[UUID] | None = None
+    if not user.is_superuser:
+        memberships = StaffMembership.objects.filter(user_id=user.pk)
+        ids = list(memberships.values_list("tenant_id", flat=True)) or None
+    user._staff_tenant_ids = ids  # a per-request cache on the request's user object
+    return ids

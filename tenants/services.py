@@ -19,6 +19,11 @@ from tenants.models import ApiKey, Mode, Tenant
 # turn every API read into a row update.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
+# What a staff user needs (tenants.models declares them; API keys act on their own tenant).
+MANAGE_KEYS_PERMISSION = "tenants.manage_api_keys"
+LIVE_KEY_PERMISSION = "tenants.issue_live_key"
+ACTIVATE_PERMISSION = "tenants.activate_tenant"
+
 
 @dataclass(frozen=True)
 class IssuedKey:
@@ -56,6 +61,7 @@ def create_tenant(*, name: str, actor: audit.Actor, live: bool = False) -> Creat
 
 @transaction.atomic
 def set_tenant_active(*, tenant: Tenant, active: bool, actor: audit.Actor) -> Tenant:
+    audit.require_permission(actor, ACTIVATE_PERMISSION)
     tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
     if tenant.is_active != active:
         tenant.is_active = active
@@ -74,6 +80,9 @@ def issue_api_key(
     actor: audit.Actor,
     expires_at: datetime | None = None,
 ) -> IssuedKey:
+    audit.require_permission(actor, MANAGE_KEYS_PERMISSION)
+    if mode == Mode.LIVE:
+        audit.require_permission(actor, LIVE_KEY_PERMISSION)
     while True:
         secret, parsed = keys.generate(mode)
         if not ApiKey.objects.filter(prefix=parsed.prefix).exists():
@@ -121,6 +130,7 @@ def rotate_api_key(*, api_key: ApiKey, actor: audit.Actor, grace: timedelta) -> 
 
 @transaction.atomic
 def revoke_api_key(*, api_key: ApiKey, actor: audit.Actor) -> ApiKey:
+    audit.require_permission(actor, MANAGE_KEYS_PERMISSION)
     api_key = ApiKey.objects.select_for_update().get(pk=api_key.pk)
     if api_key.revoked_at is None:
         api_key.revoked_at = timezone.now()

@@ -111,6 +111,37 @@ def staff(db):
 
 
 @pytest.fixture
+def staff_in(db):
+    """`staff_in("ops")`: a new staff user (not a superuser) in these back-office roles, the
+    groups gateway migration 0003 creates."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    made = iter(range(1, 1000))
+
+    def make(*roles: str):
+        user = get_user_model().objects.create_user(
+            f"staff{next(made)}-{'-'.join(roles) or 'none'}", password="a-long-password"
+        )
+        user.is_staff = True
+        user.save()
+        user.groups.set(Group.objects.filter(name__in=roles))
+        return user
+
+    return make
+
+
+@pytest.fixture
+def ops_actor(staff_in):
+    """A staff actor in the `ops` role, as the admin builds it for a request."""
+    from audit.models import ActorKind
+    from audit.services import Actor
+
+    user = staff_in("ops")
+    return Actor(kind=ActorKind.USER, id=str(user.pk), label=user.username, user=user)
+
+
+@pytest.fixture
 def client_for():
     """An API client authenticated with the given secret key."""
 

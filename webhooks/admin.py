@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from gateway.admin import ReadOnlyAdmin
-from tenants.admin import staff_actor
+from tenants.admin import TenantScopedAdmin, has_perms, staff_actor
 from webhooks.models import InboundCallback
 from webhooks.outbound import services as outbound
 from webhooks.outbound.models import (
@@ -20,12 +20,18 @@ from webhooks.outbound.models import (
 )
 
 _M = TypeVar("_M", bound=models.Model)
+SECRETS_PERMISSION = "payments.view_payment_secrets"  # callback tokens, as on the payment page
 
 
 @admin.register(InboundCallback)
-class InboundCallbackAdmin(ReadOnlyAdmin[InboundCallback]):
+class InboundCallbackAdmin(TenantScopedAdmin[InboundCallback], ReadOnlyAdmin[InboundCallback]):
     """The raw callback log is evidence: nobody edits or deletes it here (rows expire after
-    CALLBACK_RETENTION_DAYS, by the webhooks.purge_old_callbacks job)."""
+    CALLBACK_RETENTION_DAYS, by the webhooks.purge_old_callbacks job). The token in the URL
+    is a payment's callback credential: shown and searchable only with the secrets
+    permission. A callback matching no payment belongs to no tenant: hidden from staff
+    limited to some tenants."""
+
+    tenant_paths = ("payment__tenant",)
 
     list_display = (
         "received_at",
@@ -39,6 +45,21 @@ class InboundCallbackAdmin(ReadOnlyAdmin[InboundCallback]):
     search_fields = ("token", "payment__public_id", "body", "body_sha256")
     list_select_related = ("payment",)
     date_hierarchy = "received_at"
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        fields = super().get_readonly_fields(request, obj)
+        return fields if _sees_secrets(request) else [f for f in fields if f != "token"]
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return self.get_readonly_fields(request, obj)
+
+    def get_search_fields(self, request: HttpRequest) -> tuple[str, ...]:
+        fields = tuple(self.search_fields)
+        return fields if _sees_secrets(request) else tuple(f for f in fields if f != "token")
+
+
+def _sees_secrets(request: HttpRequest) -> bool:
+    return has_perms(request, SECRETS_PERMISSION)
 
 
 # --- outbound merchant webhooks -------------------------------------------------------------
@@ -58,7 +79,7 @@ class _NoEdits(admin.ModelAdmin[_M]):
 
 
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(_NoEdits[WebhookEndpoint]):
+class WebhookEndpointAdmin(TenantScopedAdmin[WebhookEndpoint], _NoEdits[WebhookEndpoint]):
     """Merchants' endpoints and their health. The secrets are never shown here."""
 
     list_display = (
@@ -87,11 +108,14 @@ class WebhookEndpointAdmin(_NoEdits[WebhookEndpoint]):
     def enabled(self, endpoint: WebhookEndpoint) -> bool:
         return endpoint.is_enabled
 
-    @admin.action(description="Disable (stop deliveries)")
+    @admin.action(description="Disable (stop deliveries)", permissions=["change"])
     def disable_endpoints(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:
         self._set_enabled(request, queryset, enabled=False)
 
-    @admin.action(description="Enable again (deliveries that died meanwhile stay dead)")
+    @admin.action(
+        description="Enable again (deliveries that died meanwhile stay dead)",
+        permissions=["change"],
+    )
     def enable_endpoints(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:
         self._set_enabled(request, queryset, enabled=True)
 
@@ -129,7 +153,7 @@ class DeliveryInline(admin.TabularInline):  # type: ignore[type-arg]  # django-s
 
 
 @admin.register(Event)
-class EventAdmin(ReadOnlyAdmin[Event]):
+class EventAdmin(TenantScopedAdmin[Event], ReadOnlyAdmin[Event]):
     """Events are immutable (a trigger refuses changes): what was sent, and to whom."""
 
     list_display = ("public_id", "created_at", "tenant", "mode", "type", "payment", "fanned_out_at")
@@ -140,7 +164,7 @@ class EventAdmin(ReadOnlyAdmin[Event]):
     inlines = (DeliveryInline,)
 
 
-class _DeliveryAdminBase(_NoEdits[Delivery]):
+class _DeliveryAdminBase(TenantScopedAdmin[Delivery], _NoEdits[Delivery]):
     list_display = (
         "public_id",
         "created_at",
@@ -161,10 +185,19 @@ class _DeliveryAdminBase(_NoEdits[Delivery]):
     date_hierarchy = "created_at"
     actions = ("resend",)
 
-    @admin.action(description="Resend now (same webhook-id; a finished delivery starts over)")
+    def has_resend_delivery_permission(self, request: HttpRequest) -> bool:
+        return has_perms(request, outbound.RESEND_PERMISSION)
+
+    @admin.action(
+        description="Resend now (same webhook-id; a finished delivery starts over)",
+        permissions=["resend_delivery"],
+    )
     def resend(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
+        actor = staff_actor(request)
         deliveries = list(queryset)
-        queued = sum(outbound.resend_delivery(delivery=delivery) for delivery in deliveries)
+        queued = sum(
+            outbound.resend_delivery(delivery=delivery, actor=actor) for delivery in deliveries
+        )
         messages.info(
             request,
             f"Queued {queued} delivery(ies); {len(deliveries) - queued} skipped "
@@ -181,7 +214,7 @@ class DeliveryAdmin(_DeliveryAdminBase):
 class DeadLetterAdmin(_DeliveryAdminBase):
     """Deliveries that will not be tried again unless resent."""
 
-    list_filter = ("mode", "event__type", "endpoint__tenant")
+    list_filter = ("mode", "event__type", "tenant")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Delivery]:
         return super().get_queryset(request).filter(state=DeliveryState.DEAD)

@@ -26,14 +26,19 @@ from payments.ledger import selectors
 from payments.ledger import services as ledger
 from payments.ledger.models import Account, AccountKind, Entry, EntryKind, FeeSchedule
 from payments.services import SUPPORTED_CURRENCIES
-from tenants.admin import show_on_form, staff_actor
+from tenants import selectors as tenant_selectors
+from tenants.admin import (
+    TenantScopedAdmin,
+    has_perms,
+    show_on_form,
+    staff_actor,
+    visible_tenants,
+)
 from tenants.models import Mode, Tenant
-
-ADJUST_PERMISSION = "payments.adjust_balance"
 
 
 def can_adjust(request: HttpRequest) -> bool:
-    return request.user.has_perm(ADJUST_PERMISSION)
+    return has_perms(request, ledger.ADJUST_PERMISSION)
 
 
 def _money(amount: Decimal | None) -> str:
@@ -84,7 +89,7 @@ class AdjustmentForm(forms.Form):
 
 
 @admin.register(Account)
-class AccountAdmin(admin.ModelAdmin[Account]):
+class AccountAdmin(TenantScopedAdmin[Account]):
     list_display = (
         "id",
         "kind",
@@ -193,8 +198,10 @@ class AccountAdmin(admin.ModelAdmin[Account]):
 
     def float_view(self, request: HttpRequest) -> HttpResponse:
         """The operator floats in the ledger beside each operator's own balance. Not in a
-        transaction: the admin's views run in autocommit, and the selector checks it."""
-        if not self.has_view_permission(request):
+        transaction: the admin's views run in autocommit, and the selector checks it. The
+        gateway's own money: not for staff limited to some tenants."""
+        limited = tenant_selectors.list_staff_tenant_ids(user=request.user) is not None
+        if limited or not self.has_view_permission(request):
             raise PermissionDenied
         context = {
             **self.admin_site.each_context(request),
@@ -209,7 +216,7 @@ class AccountAdmin(admin.ModelAdmin[Account]):
         permission is checked here again: the action only leads to this page."""
         if not can_adjust(request):
             raise PermissionDenied
-        tenant = get_object_or_404(Tenant, pk=tenant_id)
+        tenant = get_object_or_404(visible_tenants(request), pk=tenant_id)
         if request.method == "POST":
             form = AdjustmentForm(request.POST)
             if form.is_valid() and self._adjust(request, tenant, form):
@@ -268,7 +275,10 @@ def _adjust_url(account: Account) -> str:
 
 
 @admin.register(Entry)
-class EntryAdmin(admin.ModelAdmin[Entry]):
+class EntryAdmin(TenantScopedAdmin[Entry]):
+    # An entry is a merchant's when either side is its account (the other is the gateway's).
+    tenant_paths = ("debit_account__tenant", "credit_account__tenant")
+
     list_display = (
         "id",
         "created_at",
@@ -303,7 +313,7 @@ class EntryAdmin(admin.ModelAdmin[Entry]):
 
 
 @admin.register(FeeSchedule)
-class FeeScheduleAdmin(admin.ModelAdmin[FeeSchedule]):
+class FeeScheduleAdmin(TenantScopedAdmin[FeeSchedule]):
     """A tenant's prices. A change applies to payments created afterwards only: each payment
     keeps the fee copied onto it when it was created."""
 

@@ -32,6 +32,7 @@ from tenants.models import Mode, Tenant
 logger = logging.getLogger(__name__)
 
 CENT = Decimal("0.01")
+ADJUST_PERMISSION = "payments.adjust_balance"  # what a staff user needs to move a balance
 
 
 # --- fees -----------------------------------------------------------------------------------
@@ -286,6 +287,7 @@ def adjust_balance(
 ) -> Entry:
     """Credit (amount > 0) or debit (amount < 0) a merchant's available balance against the
     gateway's equity: a test top-up, or finance recording money in or a settlement out."""
+    audit.require_permission(actor, ADJUST_PERMISSION)
     if amount == 0 or amount != amount.quantize(CENT):
         raise errors.invalid_field("amount", "A non-zero amount with at most 2 decimals.")
     if not reason.strip():

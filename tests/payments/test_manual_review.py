@@ -18,8 +18,8 @@ from django.contrib.auth.models import Permission
 from django.test import Client
 from django.utils import timezone
 
-from audit.models import ActorKind, AuditLog
-from audit.services import SYSTEM, Actor
+from audit.models import AuditLog
+from audit.services import SYSTEM
 from gateway.errors import ValidationFailed
 from payments import errors, services
 from payments.ledger import selectors as ledger_selectors
@@ -33,7 +33,6 @@ pytestmark = pytest.mark.django_db
 
 BASE = "http://127.0.0.1:1/airtel"  # never reached: `responses` answers every call
 REFUND = f"{BASE}/standard/v1/payments/refund"
-STAFF_ACTOR = Actor(kind=ActorKind.USER, id="7", label="ops")
 
 
 @pytest.fixture
@@ -278,7 +277,9 @@ def test_a_second_refund_is_refused_while_one_is_flagged(airtel) -> None:
     assert original.refunds.count() == 1
 
 
-def test_ops_settle_a_flagged_refund_successful_and_the_reservation_is_posted(airtel) -> None:
+def test_ops_settle_a_flagged_refund_successful_and_the_reservation_is_posted(
+    airtel, ops_actor
+) -> None:
     refund = _lost_refund(airtel)
     available_before = _available(refund)
 
@@ -287,7 +288,7 @@ def test_ops_settle_a_flagged_refund_successful_and_the_reservation_is_posted(ai
         status=Status.SUCCESSFUL,
         reason="Airtel portal: refund MP250101.1300.R1 paid back on 1 Jan",
         provider_transaction_id="MP250101.1300.R1",
-        actor=STAFF_ACTOR,
+        actor=ops_actor,
     )
 
     refund.refresh_from_db()
@@ -302,13 +303,15 @@ def test_ops_settle_a_flagged_refund_successful_and_the_reservation_is_posted(ai
     assert phases == {EntryPhase.PENDING, EntryPhase.POST_PENDING}
     resolved = AuditLog.objects.get(action="payment.review_resolved")
     assert resolved.data["reason"].startswith("Airtel portal")
-    assert (resolved.actor_kind, resolved.actor_label) == ("user", "ops")
-    assert AuditLog.objects.get(action="payment.successful").actor_label == "ops"
+    assert (resolved.actor_kind, resolved.actor_label) == ("user", ops_actor.label)
+    assert AuditLog.objects.get(action="payment.successful").actor_label == ops_actor.label
     with pytest.raises(errors.RefundExceedsPayment):  # refunded: nothing left to refund
         services.create_refund(payment=refund.refund_of, actor=SYSTEM)  # type: ignore[arg-type]
 
 
-def test_ops_settle_a_flagged_refund_failed_and_the_merchant_may_refund_again(airtel) -> None:
+def test_ops_settle_a_flagged_refund_failed_and_the_merchant_may_refund_again(
+    airtel, ops_actor
+) -> None:
     refund = _lost_refund(airtel)
     available_before = _available(refund)
 
@@ -316,7 +319,7 @@ def test_ops_settle_a_flagged_refund_failed_and_the_merchant_may_refund_again(ai
         payment=refund,
         status=Status.FAILED,
         reason="Airtel support ticket 4411: the refund was never processed",
-        actor=STAFF_ACTOR,
+        actor=ops_actor,
     )
 
     refund.refresh_from_db()
@@ -329,25 +332,27 @@ def test_ops_settle_a_flagged_refund_failed_and_the_merchant_may_refund_again(ai
 
 
 @pytest.mark.parametrize("reason", ["", "   "])
-def test_a_review_without_a_reason_is_refused_and_changes_nothing(airtel, reason) -> None:
+def test_a_review_without_a_reason_is_refused_and_changes_nothing(
+    airtel, reason, ops_actor
+) -> None:
     refund = _lost_refund(airtel)
     audit_rows = AuditLog.objects.count()
 
     with pytest.raises(ValidationFailed):
         services.resolve_review(
-            payment=refund, status=Status.SUCCESSFUL, reason=reason, actor=STAFF_ACTOR
+            payment=refund, status=Status.SUCCESSFUL, reason=reason, actor=ops_actor
         )
 
     refund.refresh_from_db()
     assert refund.needs_review and AuditLog.objects.count() == audit_rows
 
 
-def test_only_a_flagged_pending_payment_can_be_settled_by_review() -> None:
+def test_only_a_flagged_pending_payment_can_be_settled_by_review(ops_actor) -> None:
     pending = PaymentFactory.create()  # MTN: its poller decides, not ops
 
     with pytest.raises(errors.PaymentNotUnderReview):
         services.resolve_review(
-            payment=pending, status=Status.SUCCESSFUL, reason="looks paid", actor=STAFF_ACTOR
+            payment=pending, status=Status.SUCCESSFUL, reason="looks paid", actor=ops_actor
         )
 
     pending.refresh_from_db()

@@ -205,6 +205,7 @@ class Delivery(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name_plural = "deliveries"
+        permissions = [("resend_delivery", "Can resend a webhook delivery")]
         constraints = [
             models.UniqueConstraint(fields=["event", "endpoint"], name="delivery_one_per_endpoint"),
             models.CheckConstraint(

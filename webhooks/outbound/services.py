@@ -75,6 +75,9 @@ FAN_OUT_GRACE = timedelta(seconds=30)
 DRAIN_SECONDS = 5.0
 # 410 Gone from the merchant's server: it asks us to stop.
 GONE_REASON = "The endpoint answered 410 Gone."
+# What a staff user needs for ops' webhook actions (merchants act through their own keys).
+ENDPOINT_PERMISSION = "webhooks.change_webhookendpoint"
+RESEND_PERMISSION = "webhooks.resend_delivery"
 
 
 # --- events: recorded by payments' one writer of status -----------------------------------
@@ -633,6 +636,7 @@ def set_webhook_endpoint_enabled(
     *, endpoint: WebhookEndpoint, enabled: bool, actor: audit.Actor
 ) -> WebhookEndpoint:
     """For ops (the admin): the same as the merchant's PATCH `disabled`."""
+    audit.require_permission(actor, ENDPOINT_PERMISSION)
     return update_webhook_endpoint(endpoint=endpoint, actor=actor, disabled=not enabled)
 
 
@@ -776,13 +780,21 @@ def _defer(
         deferrer.defer(**task_kwargs)
 
 
-def resend_delivery(*, delivery: Delivery) -> bool:
+@transaction.atomic
+def resend_delivery(*, delivery: Delivery, actor: audit.Actor) -> bool:
     """Ops' resend (the admin): this delivery again now, same webhook-id. False, and nothing
-    queued, when its endpoint is disabled."""
+    queued, when its endpoint is disabled. Audited either way."""
+    audit.require_permission(actor, RESEND_PERMISSION)
     endpoint = WebhookEndpoint.objects.get(pk=delivery.endpoint_id)
-    if not endpoint.is_enabled:
-        return False
-    with transaction.atomic():
+    queued = endpoint.is_enabled
+    if queued:
         for reopened in _reopen(event_ids=[delivery.event_id], endpoints=[endpoint]):
             _defer_delivery(reopened)
-    return True
+    audit.record(
+        actor=actor,
+        action="webhook_delivery.resend_requested",
+        target=delivery,
+        tenant=endpoint.tenant,
+        data={"public_id": delivery.public_id, "queued": queued},
+    )
+    return queued
