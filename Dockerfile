@@ -19,6 +19,7 @@ ENV PATH=/venv/bin:$PATH \
     DJANGO_SETTINGS_MODULE=gateway.settings \
     DJANGO_ENV=production \
     VAR_DIR=/app/var \
+    PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus \
     PORT=8000
 RUN groupadd --system --gid 10001 gateway \
     && useradd --system --uid 10001 --gid gateway --home-dir /app --no-create-home gateway

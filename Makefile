@@ -30,11 +30,15 @@ export VAR_DIR ?= $(CURDIR)/var
 WORKER_PROCESSES ?= 1
 
 # supervisord runs web, workers and scheduler, restarting any that dies (deploy/supervisord.conf).
+# Every process writes its metrics to var/prometheus/ (emptied first), and the web /metrics
+# serves them all (gateway/metrics.py).
 run: $(VENV)/.runtime
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py backfill_ledger
 	$(PY) manage.py demo_tenant --base-url http://$(CURL_HOST):$(PORT)
-	HOST=$(HOST) GATEWAY_PORT=$(PORT) WORKER_PROCESSES=$(WORKER_PROCESSES) \
+	rm -rf $(VAR_DIR)/prometheus
+	PROMETHEUS_MULTIPROC_DIR=$(VAR_DIR)/prometheus \
+	  HOST=$(HOST) GATEWAY_PORT=$(PORT) WORKER_PROCESSES=$(WORKER_PROCESSES) \
 	  VENV_BIN=$(CURDIR)/$(VENV)/bin \
 	  exec $(PY) deploy/foreground.py $(VENV)/bin/supervisord -c deploy/supervisord.conf
 

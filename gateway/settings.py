@@ -332,6 +332,18 @@ PROCRASTINATE_WORKER_DEFAULTS = {
 WORKER_HEARTBEAT_MAX_AGE_SECONDS: int = env.int("WORKER_HEARTBEAT_MAX_AGE_SECONDS", default=60)
 # Finished jobs are kept this long for inspection, then purged.
 JOB_RETENTION_DAYS: int = env.int("JOB_RETENTION_DAYS", default=7)
+# A job worker serves its own /metrics on this port (0: none), for containers where it does
+# not share PROMETHEUS_MULTIPROC_DIR with the web process (gateway/metrics.py).
+WORKER_METRICS_PORT: int = env.int("WORKER_METRICS_PORT", default=0)
+WORKER_METRICS_ADDRESS: str = env.str("WORKER_METRICS_ADDRESS", default="0.0.0.0")  # noqa: S104
+
+# --- Metrics -----------------------------------------------------------------------------------
+# prometheus_client's multiprocess mode: every process of one host or container writes its
+# counters here and /metrics serves their sum (`make run` sets var/prometheus). Read by
+# prometheus_client itself at import; created here, before any process writes to it.
+PROMETHEUS_MULTIPROC_DIR: str = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
+if PROMETHEUS_MULTIPROC_DIR:
+    Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
 
 # --- Payments ----------------------------------------------------------------------------------
 

@@ -5,8 +5,7 @@ class PaymentsConfig(AppConfig):
     name = "payments"
 
     def ready(self) -> None:
-        from prometheus_client import REGISTRY
+        from payments import hooks, metrics
 
-        from payments.metrics import PaymentsCollector
-
-        REGISTRY.register(PaymentsCollector())
+        # Counted once the status change commits (a rolled-back transition counts nothing).
+        hooks.on_final(metrics.count_finalized)

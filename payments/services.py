@@ -27,7 +27,7 @@ from procrastinate.exceptions import AlreadyEnqueued
 from audit import services as audit
 from gateway import context
 from gateway.db import ensure_outside_transaction
-from payments import errors, hooks
+from payments import errors, hooks, metrics
 from payments.ledger import services as ledger
 from payments.ledger.models import Entry, EntryKind
 from payments.models import FINAL_STATUSES, Flow, Payment, Status, Transaction
@@ -175,6 +175,7 @@ def _insert_payment(
         data={"public_id": payment.public_id, "flow": flow, "amount": str(amount)},
     )
     _defer("payments.submit_payment", payment.pk, deduplicate=False)
+    metrics.count_created(payment)
     return payment
 
 
