@@ -29,7 +29,7 @@ COPY --chown=gateway:gateway . .
 # collectstatic only imports settings; these throwaway values never reach a running container.
 RUN SECRET_KEY=collectstatic-only-not-a-secret-collectstatic-only-not-a-secret \
     DATABASE_URL=postgres://unused@127.0.0.1:9/unused \
-    ALLOWED_HOSTS=build \
+    ALLOWED_HOSTS=build PUBLIC_BASE_URL=https://build.invalid OPERATOR_MODES= \
     python manage.py collectstatic --noinput \
     && chown -R gateway:gateway /app/var
 USER gateway

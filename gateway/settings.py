@@ -19,7 +19,7 @@ import django_stubs_ext
 import environ  # type: ignore[import-untyped]  # django-environ ships no type hints
 from django.core.exceptions import ImproperlyConfigured
 
-from gateway import context, embedded_db, operator_settings
+from gateway import context, embedded_db, operator_settings, production_checks
 
 # Lets Django's generic classes be subscripted at runtime (admin.ModelAdmin[Tenant]), as
 # django-stubs types them.
@@ -376,7 +376,9 @@ IDEMPOTENCY_LEASE_SECONDS: int = env.int("IDEMPOTENCY_LEASE_SECONDS", default=90
 # --- Operators -------------------------------------------------------------------------------
 
 # Where operators reach this gateway (callback URLs are built on it).
-PUBLIC_BASE_URL: str = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+PUBLIC_BASE_URL: str = env.str(
+    "PUBLIC_BASE_URL", default=production_checks.DEVELOPMENT_PUBLIC_BASE_URL
+).rstrip("/")
 
 # Each operator's credentials per mode, and its timeouts, retries and breaker, are read by
 # gateway/operator_settings.py (one helper, so that every name is documented alike).
@@ -600,6 +602,19 @@ ZAMTEL_SIMULATOR_SLOW_SECONDS: float = env.float(
 ZAMTEL_SIMULATOR_LATENCY_MS: int = env.int("ZAMTEL_SIMULATOR_LATENCY_MS", default=0)
 ZAMTEL_SIMULATOR_FAILURE_RATE: float = env.float("ZAMTEL_SIMULATOR_FAILURE_RATE", default=0.0)
 # END simulator settings
+
+# The modes whose operator credentials production requires: `test`, `live` (every operator)
+# or `<operator>:<mode>` (one), comma-separated (gateway/production_checks.py).
+OPERATOR_MODES: list[str] = env.list("OPERATOR_MODES", default=["test", "live"])
+try:
+    production_checks.modes_in_use(OPERATOR_MODES)
+except ValueError as _exc:
+    raise ImproperlyConfigured(str(_exc)) from _exc
+if PRODUCTION and (_problems := production_checks.problems(globals())):
+    raise ImproperlyConfigured(
+        "DJANGO_ENV=production cannot settle payments with these settings:\n- "
+        + "\n- ".join(_problems)
+    )
 
 # --- Logging ----------------------------------------------------------------------------------
 
