@@ -10,7 +10,7 @@ CURL_HOST := $(if $(filter 0.0.0.0 ::,$(HOST)),127.0.0.1,$(HOST))
 # starting the embedded server.
 MYPY_ENV := DATABASE_URL=postgres://mypy@127.0.0.1:9/mypy
 
-.PHONY: run test stop lint check-migrations ci clean-var bench
+.PHONY: run test stop lint check-migrations ci clean-var bench deploy-check
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -58,7 +58,18 @@ lint: $(VENV)/.dev
 check-migrations: $(VENV)/.dev
 	$(PY) manage.py makemigrations --check --dry-run
 
-ci: lint check-migrations test
+ci: lint check-migrations deploy-check test
+
+# The deployment files, with the tools that read them (Debian packages, installed if
+# missing): the compose file, the Prometheus configuration and alert rules. Docker itself
+# cannot run here, so the stack is validated, not started (tests/deploy/ checks the rest).
+deploy-check: $(VENV)/.dev
+	command -v docker-compose >/dev/null || (apt-get update -qq \
+	  && apt-get install -y -qq --no-install-recommends docker-compose)
+	command -v promtool >/dev/null || (apt-get update -qq \
+	  && apt-get install -y -qq --no-install-recommends prometheus)
+	SECRET_KEY=validation-only docker-compose -f deploy/compose.yaml config -q
+	promtool check config deploy/prometheus/prometheus.yml
 
 # Stops the embedded PostgreSQL of this checkout; its data stays in var/ for the next start.
 stop:
