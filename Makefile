@@ -61,15 +61,24 @@ check-migrations: $(VENV)/.dev
 ci: lint check-migrations deploy-check test
 
 # The deployment files, with the tools that read them (Debian packages, installed if
-# missing): the compose file, the Prometheus configuration and alert rules. Docker itself
-# cannot run here, so the stack is validated, not started (tests/deploy/ checks the rest).
+# missing; PyPI ones from requirements-dev.txt): the compose file, the Prometheus
+# configuration and alert rules, the Kubernetes production overlay rendered and checked
+# against the Kubernetes schemas. Docker cannot run here, so the stack is validated, not
+# started (tests/deploy/ checks the rest). kustomization.yaml keeps the older field names
+# (commonLabels, patchesStrategicMerge) that Debian's kubectl 1.20 still reads.
 deploy-check: $(VENV)/.dev
 	command -v docker-compose >/dev/null || (apt-get update -qq \
 	  && apt-get install -y -qq --no-install-recommends docker-compose)
 	command -v promtool >/dev/null || (apt-get update -qq \
 	  && apt-get install -y -qq --no-install-recommends prometheus)
+	command -v kubectl >/dev/null || (apt-get update -qq \
+	  && apt-get install -y -qq --no-install-recommends kubernetes-client)
 	SECRET_KEY=validation-only docker-compose -f deploy/compose.yaml config -q
 	promtool check config deploy/prometheus/prometheus.yml
+	mkdir -p $(VAR_DIR)
+	kubectl kustomize deploy/k8s/overlays/production > $(VAR_DIR)/k8s-production.yaml
+	$(VENV)/bin/kubernetes-validate --strict --quiet \
+	  $(VAR_DIR)/k8s-production.yaml deploy/k8s/secret.template.yaml
 
 # Stops the embedded PostgreSQL of this checkout; its data stays in var/ for the next start.
 stop:
