@@ -79,6 +79,7 @@ deploy-check: $(VENV)/.dev
 	kubectl kustomize deploy/k8s/overlays/production > $(VAR_DIR)/k8s-production.yaml
 	$(VENV)/bin/kubernetes-validate --strict --quiet \
 	  $(VAR_DIR)/k8s-production.yaml deploy/k8s/secret.template.yaml
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/ci.yml
 
 # Stops the embedded PostgreSQL of this checkout; its data stays in var/ for the next start.
 stop:
