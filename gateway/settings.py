@@ -616,6 +616,12 @@ if PRODUCTION and (_problems := production_checks.problems(globals())):
         + "\n- ".join(_problems)
     )
 
+# --- Tracing ----------------------------------------------------------------------------------
+# OpenTelemetry, off unless an OTLP/HTTP endpoint is set (e.g. http://otel-collector:4318);
+# the exporter reads the other standard OTEL_EXPORTER_OTLP_* variables itself.
+OTEL_EXPORTER_OTLP_ENDPOINT: str = env.str("OTEL_EXPORTER_OTLP_ENDPOINT", default="")
+OTEL_SERVICE_NAME: str = env.str("OTEL_SERVICE_NAME", default="zm-payment-gateway")
+
 # --- Logging ----------------------------------------------------------------------------------
 
 LOG_LEVEL: str = env.str("LOG_LEVEL", default="INFO").upper()
