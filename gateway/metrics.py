@@ -10,6 +10,8 @@ Two kinds of metric, served differently:
   host or container (the files are named by process id). `make run` uses one directory,
   var/prometheus/, for everything, so the web /metrics reports the job workers too; in
   containers each one has its own, and a job worker serves it on `WORKER_METRICS_PORT`.
+  A dead process's files stay (its counts are part of the totals), so every gunicorn worker
+  recycled by max_requests adds a few small files that each scrape reads until the next start.
 - Gauges of the whole system (pending and overdue payments, job queues, breakers, webhook
   backlog) are read from PostgreSQL at scrape time, the same whichever process answers: the
   web /metrics serves them, a job worker's port does not (one source, no duplicate series).
