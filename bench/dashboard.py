@@ -260,10 +260,10 @@ def draw(prometheus: str, start: float, end: float, window: str) -> None:
     names = sorted({_alert_name(alert["metric"]) for alert in fired})
     figure.suptitle(
         f"Payment gateway dashboard after a load run (rate windows {window}; "
-        f"operators down for the middle 30%). Alerts fired: {', '.join(names) or 'none'}",
+        f"operators down for the middle 30%)\nAlerts fired: {', '.join(names) or 'none'}",
         fontsize=11,
     )
-    figure.tight_layout(rect=(0, 0, 1, 0.98))
+    figure.tight_layout(rect=(0, 0, 1, 0.97))
     OUTPUT.parent.mkdir(exist_ok=True)
     figure.savefig(OUTPUT, dpi=80)
 
