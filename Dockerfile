@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
 # The gateway image: one image for the web process (default command) and the job worker
-# (`python manage.py procrastinate worker`). Runtime dependencies only, non-root.
+# (`python manage.py run_worker`). Runtime dependencies only, non-root; it runs with a
+# read-only root filesystem given a writable /tmp (metrics files, gunicorn's control socket).
 
 FROM python:3.11-slim AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -19,6 +20,8 @@ ENV PATH=/venv/bin:$PATH \
     DJANGO_SETTINGS_MODULE=gateway.settings \
     DJANGO_ENV=production \
     VAR_DIR=/app/var \
+    PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus \
+    XDG_RUNTIME_DIR=/tmp \
     PORT=8000
 RUN groupadd --system --gid 10001 gateway \
     && useradd --system --uid 10001 --gid gateway --home-dir /app --no-create-home gateway
@@ -28,7 +31,7 @@ COPY --chown=gateway:gateway . .
 # collectstatic only imports settings; these throwaway values never reach a running container.
 RUN SECRET_KEY=collectstatic-only-not-a-secret-collectstatic-only-not-a-secret \
     DATABASE_URL=postgres://unused@127.0.0.1:9/unused \
-    ALLOWED_HOSTS=build \
+    ALLOWED_HOSTS=build PUBLIC_BASE_URL=https://build.invalid OPERATOR_MODES= \
     python manage.py collectstatic --noinput \
     && chown -R gateway:gateway /app/var
 USER gateway

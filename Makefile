@@ -10,7 +10,7 @@ CURL_HOST := $(if $(filter 0.0.0.0 ::,$(HOST)),127.0.0.1,$(HOST))
 # starting the embedded server.
 MYPY_ENV := DATABASE_URL=postgres://mypy@127.0.0.1:9/mypy
 
-.PHONY: run test stop lint check-migrations ci clean-var bench
+.PHONY: run test stop lint check-migrations ci clean-var bench deploy-check
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,12 +38,16 @@ export VAR_DIR ?= $(CURDIR)/var
 WORKER_PROCESSES ?= 1
 
 # supervisord runs web, workers and scheduler, restarting any that dies (deploy/supervisord.conf).
+# Every process writes its metrics to var/prometheus/ (emptied first), and the web /metrics
+# serves them all (gateway/metrics.py).
 run: $(VENV)/.runtime
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py backfill_ledger
 	$(PY) manage.py demo_tenant --base-url http://$(CURL_HOST):$(PORT)
 	$(PY) manage.py mtn_sandbox_credentials --base-url http://$(CURL_HOST):$(PORT)
-	HOST=$(HOST) GATEWAY_PORT=$(PORT) WORKER_PROCESSES=$(WORKER_PROCESSES) \
+	rm -rf $(VAR_DIR)/prometheus
+	PROMETHEUS_MULTIPROC_DIR=$(VAR_DIR)/prometheus \
+	  HOST=$(HOST) GATEWAY_PORT=$(PORT) WORKER_PROCESSES=$(WORKER_PROCESSES) \
 	  VENV_BIN=$(CURDIR)/$(VENV)/bin \
 	  exec $(PY) deploy/foreground.py $(VENV)/bin/supervisord -c deploy/supervisord.conf
 
@@ -63,7 +67,28 @@ lint: $(VENV)/.dev
 check-migrations: $(VENV)/.dev
 	$(PY) manage.py makemigrations --check --dry-run
 
-ci: lint check-migrations test
+ci: lint check-migrations deploy-check test
+
+# The deployment files, with the tools that read them (Debian packages, installed if
+# missing; PyPI ones from requirements-dev.txt): the compose file, the Prometheus
+# configuration and alert rules, the Kubernetes production overlay rendered and checked
+# against the Kubernetes schemas. Docker cannot run here, so the stack is validated, not
+# started (tests/deploy/ checks the rest). kustomization.yaml keeps the older field names
+# (commonLabels, patchesStrategicMerge) that Debian's kubectl 1.20 still reads.
+deploy-check: $(VENV)/.dev
+	command -v docker-compose >/dev/null || (apt-get update -qq \
+	  && apt-get install -y -qq --no-install-recommends docker-compose)
+	command -v promtool >/dev/null || (apt-get update -qq \
+	  && apt-get install -y -qq --no-install-recommends prometheus)
+	command -v kubectl >/dev/null || (apt-get update -qq \
+	  && apt-get install -y -qq --no-install-recommends kubernetes-client)
+	SECRET_KEY=validation-only docker-compose -f deploy/compose.yaml config -q
+	promtool check config deploy/prometheus/prometheus.yml
+	mkdir -p $(VAR_DIR)
+	kubectl kustomize deploy/k8s/overlays/production > $(VAR_DIR)/k8s-production.yaml
+	$(VENV)/bin/kubernetes-validate --strict --quiet \
+	  $(VAR_DIR)/k8s-production.yaml deploy/k8s/secret.template.yaml
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/ci.yml
 
 # Stops the embedded PostgreSQL of this checkout; its data stays in var/ for the next start.
 stop:

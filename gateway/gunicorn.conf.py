@@ -44,3 +44,21 @@ if _json_logs:
             "gunicorn.access": {"handlers": ["stdout"], "level": "WARNING", "propagate": False},
         },
     }
+
+
+# Prometheus multiprocess mode (gateway/metrics.py): the workers write their counters to
+# PROMETHEUS_MULTIPROC_DIR and any of them serves the sum. gunicorn cleans the directory at
+# its start when it is the directory's only user; under supervisord (`make run`) the job
+# workers write there too, and the Makefile cleans it before supervisord starts anything.
+def on_starting(server: object) -> None:
+    from gateway import metrics
+
+    # supervisord sets SUPERVISOR_ENABLED in the environment of every program it starts.
+    metrics.prepare_directory(clean="SUPERVISOR_ENABLED" not in os.environ)
+
+
+def child_exit(server: object, worker: object) -> None:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined,no-untyped-call]

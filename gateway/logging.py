@@ -7,7 +7,7 @@ from typing import Any
 
 from pythonjsonlogger.json import JsonFormatter as _BaseJsonFormatter
 
-from gateway import context
+from gateway import context, tracing
 
 
 class RequestIdFilter(logging.Filter):
@@ -43,3 +43,9 @@ class JsonFormatter(_BaseJsonFormatter):
         kwargs.setdefault("rename_fields", {"levelname": "level", "name": "logger"})
         kwargs.setdefault("timestamp", "time")
         super().__init__(*args, **kwargs)
+
+    def add_fields(
+        self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]
+    ) -> None:
+        super().add_fields(log_data, record, message_dict)
+        log_data.update(tracing.log_ids())  # nothing unless tracing is on and a span is open

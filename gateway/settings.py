@@ -19,7 +19,7 @@ import django_stubs_ext
 import environ  # type: ignore[import-untyped]  # django-environ ships no type hints
 from django.core.exceptions import ImproperlyConfigured
 
-from gateway import context, embedded_db, operator_settings
+from gateway import context, embedded_db, operator_settings, production_checks
 
 # Lets Django's generic classes be subscripted at runtime (admin.ModelAdmin[Tenant]), as
 # django-stubs types them.
@@ -342,6 +342,18 @@ PROCRASTINATE_WORKER_DEFAULTS = {
 WORKER_HEARTBEAT_MAX_AGE_SECONDS: int = env.int("WORKER_HEARTBEAT_MAX_AGE_SECONDS", default=60)
 # Finished jobs are kept this long for inspection, then purged.
 JOB_RETENTION_DAYS: int = env.int("JOB_RETENTION_DAYS", default=7)
+# A job worker serves its own /metrics on this port (0: none), for containers where it does
+# not share PROMETHEUS_MULTIPROC_DIR with the web process (gateway/metrics.py).
+WORKER_METRICS_PORT: int = env.int("WORKER_METRICS_PORT", default=0)
+WORKER_METRICS_ADDRESS: str = env.str("WORKER_METRICS_ADDRESS", default="0.0.0.0")  # noqa: S104
+
+# --- Metrics -----------------------------------------------------------------------------------
+# prometheus_client's multiprocess mode: every process of one host or container writes its
+# counters here and /metrics serves their sum (`make run` sets var/prometheus). Read by
+# prometheus_client itself at import; created here, before any process writes to it.
+PROMETHEUS_MULTIPROC_DIR: str = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
+if PROMETHEUS_MULTIPROC_DIR:
+    Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
 
 # --- Payments ----------------------------------------------------------------------------------
 
@@ -402,7 +414,9 @@ IDEMPOTENCY_LEASE_SECONDS: int = env.int("IDEMPOTENCY_LEASE_SECONDS", default=90
 # --- Operators -------------------------------------------------------------------------------
 
 # Where operators reach this gateway (callback URLs are built on it).
-PUBLIC_BASE_URL: str = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+PUBLIC_BASE_URL: str = env.str(
+    "PUBLIC_BASE_URL", default=production_checks.DEVELOPMENT_PUBLIC_BASE_URL
+).rstrip("/")
 
 # Each operator's credentials per mode, and its timeouts, retries and breaker, are read by
 # gateway/operator_settings.py (one helper, so that every name is documented alike).
@@ -640,6 +654,25 @@ ZAMTEL_SIMULATOR_SLOW_SECONDS: float = env.float(
 ZAMTEL_SIMULATOR_LATENCY_MS: int = env.int("ZAMTEL_SIMULATOR_LATENCY_MS", default=0)
 ZAMTEL_SIMULATOR_FAILURE_RATE: float = env.float("ZAMTEL_SIMULATOR_FAILURE_RATE", default=0.0)
 # END simulator settings
+
+# The modes whose operator credentials production requires: `test`, `live` (every operator)
+# or `<operator>:<mode>` (one), comma-separated (gateway/production_checks.py).
+OPERATOR_MODES: list[str] = env.list("OPERATOR_MODES", default=["test", "live"])
+try:
+    production_checks.modes_in_use(OPERATOR_MODES)
+except ValueError as _exc:
+    raise ImproperlyConfigured(str(_exc)) from _exc
+if PRODUCTION and (_problems := production_checks.problems(globals())):
+    raise ImproperlyConfigured(
+        "DJANGO_ENV=production cannot settle payments with these settings:\n- "
+        + "\n- ".join(_problems)
+    )
+
+# --- Tracing ----------------------------------------------------------------------------------
+# OpenTelemetry, off unless an OTLP/HTTP endpoint is set (e.g. http://otel-collector:4318);
+# the exporter reads the other standard OTEL_EXPORTER_OTLP_* variables itself.
+OTEL_EXPORTER_OTLP_ENDPOINT: str = env.str("OTEL_EXPORTER_OTLP_ENDPOINT", default="")
+OTEL_SERVICE_NAME: str = env.str("OTEL_SERVICE_NAME", default="zm-payment-gateway")
 
 # --- Logging ----------------------------------------------------------------------------------
 

@@ -29,7 +29,7 @@ from audit import services as audit
 from audit.models import AuditLog
 from gateway import context
 from gateway.db import ensure_outside_transaction
-from payments import availability, errors, hooks, routes
+from payments import availability, errors, hooks, metrics, routes
 from payments.ledger import services as ledger
 from payments.ledger.models import Entry, EntryKind
 from payments.models import FINAL_STATUSES, Flow, Payment, Status, Transaction
@@ -205,6 +205,7 @@ def _insert_payment(
             else f"external_id {external_id!r} is already used.",
             payment_id=existing.public_id if existing else None,
         )
+    metrics.count_created(payment)
     return payment
 
 

@@ -20,7 +20,7 @@ import tenacity
 from circuitbreaker import CircuitBreaker  # type: ignore[import-untyped]  # no type hints
 from django.conf import settings
 
-from providers import breakers
+from providers import breakers, metrics
 from providers.base import (
     FailureCode,
     Operation,
@@ -188,6 +188,14 @@ class Transport:
         started = time.perf_counter()
 
         def record(status: int | None, response_body: Any, error: str = "") -> ProviderCall:
+            seconds = time.perf_counter() - started
+            metrics.observe(
+                provider=self.provider,
+                operation=operation,
+                seconds=seconds,
+                status=status,
+                error=error,
+            )
             return ProviderCall(
                 operation=operation,
                 method=method,
@@ -196,7 +204,7 @@ class Transport:
                 request_body=recorded_body,
                 status_code=status,
                 response_body=response_body,
-                duration_ms=round((time.perf_counter() - started) * 1000, 1),
+                duration_ms=round(seconds * 1000, 1),
                 error=error,
             )
 

@@ -5,12 +5,8 @@ class WebhooksConfig(AppConfig):
     name = "webhooks"
 
     def ready(self) -> None:
-        from prometheus_client import REGISTRY
-
         from payments import hooks
         from webhooks.outbound import services
-        from webhooks.outbound.metrics import WebhooksCollector
 
         # The one writer of payment status records the merchant's event in its transaction.
         hooks.on_final(services.record_payment_event)
-        REGISTRY.register(WebhooksCollector())

@@ -1,14 +1,22 @@
-"""Counters of callbacks the gateway refused, dropped or throttled, on the default registry.
+"""Counters of operator callbacks: the ones stored, by outcome, with their lag behind the
+payment's submission, and the ones refused, dropped or throttled (mostly never stored).
 
-They are counted in memory, per process (each gunicorn worker keeps its own series: aggregate
-with `sum by`), because what they count is mostly never stored.
+Counted in memory by the web process that answers (summed across gunicorn workers in
+multiprocess mode: gateway/metrics.py).
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-from prometheus_client import Counter
+from django.utils import timezone
+from prometheus_client import Counter, Histogram
+
+from providers.base import Provider
+
+if TYPE_CHECKING:
+    from webhooks.models import InboundCallback
 
 
 class Reason(StrEnum):
@@ -28,9 +36,32 @@ CALLBACKS_REJECTED = Counter(
 )
 
 # Every series exists from the start, so that rate() sees the first increment.
-for _reason in Reason:
-    CALLBACKS_REJECTED.labels(provider="mtn", reason=_reason)
+for _provider in Provider:
+    for _reason in Reason:
+        CALLBACKS_REJECTED.labels(provider=_provider, reason=_reason)
 
 
 def count_rejected(*, provider: str, reason: Reason) -> None:
     CALLBACKS_REJECTED.labels(provider=provider, reason=reason).inc()
+
+
+CALLBACKS_RECEIVED = Counter(
+    "gateway_callbacks_received",
+    "Operator callbacks stored for a known payment, by operator and outcome",
+    ["provider", "outcome"],
+)
+# From the payment's submission to a callback for it: how far behind the operator is.
+CALLBACK_LAG = Histogram(
+    "gateway_callback_lag_seconds",
+    "Seconds from a payment's submission to the operator's callback for it",
+    ["provider"],
+    buckets=(1, 2.5, 5, 10, 30, 60, 120, 300, 900, 3600),
+)
+
+
+def count_received(callback: InboundCallback) -> None:
+    CALLBACKS_RECEIVED.labels(provider=callback.provider, outcome=callback.outcome).inc()
+    submitted_at = callback.payment.submitted_at if callback.payment else None
+    if submitted_at is not None:
+        lag = (timezone.now() - submitted_at).total_seconds()
+        CALLBACK_LAG.labels(provider=callback.provider).observe(max(0.0, lag))

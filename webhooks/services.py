@@ -26,7 +26,7 @@ from payments import services as payments
 from payments.models import Payment
 from providers import registry
 from providers.base import PermanentError, ProviderAdapter
-from webhooks.metrics import Reason, count_rejected
+from webhooks.metrics import Reason, count_received, count_rejected
 from webhooks.models import CallbackOutcome, InboundCallback
 
 logger = logging.getLogger(__name__)
@@ -246,6 +246,8 @@ def _conclude(callback: InboundCallback, outcome: CallbackOutcome) -> CallbackOu
 
 
 def _log(callback: InboundCallback) -> None:
+    """The last step of every stored callback: its log line and its count."""
+    count_received(callback)
     logger.info(
         "operator callback",
         extra={

@@ -26,6 +26,9 @@ def test_gunicorn_in_production_logs_one_json_object_per_line() -> None:
         "SECRET_KEY": "s" * 64,
         "DATABASE_URL": live.database_url(),
         "ALLOWED_HOSTS": "127.0.0.1",
+        "PUBLIC_BASE_URL": "https://pay.example.zm",
+        "OPERATOR_MODES": "mtn:test",
+        "MTN_TEST_BASE_URL": "https://sandbox.momodeveloper.mtn.com",
         "WEB_CONCURRENCY": "1",
     }
     env.pop("LOG_FORMAT", None)

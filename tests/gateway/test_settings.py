@@ -16,11 +16,19 @@ GOOD_PRODUCTION_ENV = {
     "SECRET_KEY": "p" * 64,
     "DATABASE_URL": "postgres://gateway@127.0.0.1:9/gateway",  # never connected to
     "ALLOWED_HOSTS": "pay.example.zm",
+    "PUBLIC_BASE_URL": "https://pay.example.zm",
+    # Test mode only, with MTN's own sandbox: the other operators are not in use.
+    "OPERATOR_MODES": "mtn:test",
+    "MTN_TEST_BASE_URL": "https://sandbox.momodeveloper.mtn.com",
 }
 
 
 def _start(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if k not in {*GOOD_PRODUCTION_ENV, "DEBUG"}}
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {*GOOD_PRODUCTION_ENV, "DEBUG"} and "_SIMULATOR_" not in k
+    }
     return subprocess.run(
         [sys.executable, "-c", "import django; django.setup(); print('started')"],
         env={**clean, "DJANGO_SETTINGS_MODULE": "gateway.settings", **env},
@@ -60,6 +68,61 @@ def test_production_refuses_a_short_secret() -> None:
 
     assert result.returncode != 0
     assert "SECRET_KEY must be at least 50 characters" in result.stderr
+
+
+def test_production_refuses_the_development_public_base_url() -> None:
+    result = _start({**GOOD_PRODUCTION_ENV, "PUBLIC_BASE_URL": "http://127.0.0.1:8000"})
+
+    assert result.returncode != 0
+    assert "PUBLIC_BASE_URL is the development default" in result.stderr
+
+
+def test_production_refuses_a_mode_in_use_without_operator_credentials() -> None:
+    # Live mode in use for MTN: MTN_LIVE_* has a base URL by default but no credentials.
+    result = _start({**GOOD_PRODUCTION_ENV, "OPERATOR_MODES": "mtn:test,mtn:live"})
+
+    assert result.returncode != 0
+    for field in ("API_USER", "API_KEY", "COLLECTION_SUBSCRIPTION_KEY"):
+        assert f"MTN_LIVE_{field} must be set: OPERATOR_MODES uses mtn in live mode" in (
+            result.stderr
+        )
+    assert "MTN_TEST_" not in result.stderr  # test mode has its credentials
+
+
+def test_production_refuses_a_disabled_simulator_pointed_at() -> None:
+    # Test mode's default base URL is the gateway's own /sandbox/mtn, off in production.
+    env = {k: v for k, v in GOOD_PRODUCTION_ENV.items() if k != "MTN_TEST_BASE_URL"}
+
+    result = _start(env)
+
+    assert result.returncode != 0
+    assert (
+        "MTN_TEST_BASE_URL points at the built-in simulator "
+        "(https://pay.example.zm/sandbox/mtn) but MTN_SIMULATOR_ENABLED is off"
+    ) in result.stderr
+
+
+def test_production_starts_with_the_simulator_it_points_at_enabled() -> None:
+    env = {k: v for k, v in GOOD_PRODUCTION_ENV.items() if k != "MTN_TEST_BASE_URL"}
+
+    result = _start({**env, "MTN_SIMULATOR_ENABLED": "true"})
+
+    assert result.returncode == 0, result.stderr
+
+
+def test_every_operator_in_live_mode_needs_its_credentials() -> None:
+    result = _start({**GOOD_PRODUCTION_ENV, "OPERATOR_MODES": "mtn:test,live"})
+
+    assert result.returncode != 0
+    for name in ("MTN_LIVE_API_KEY", "AIRTEL_LIVE_CLIENT_SECRET", "ZAMTEL_LIVE_BASE_URL"):
+        assert f"{name} must be set" in result.stderr
+
+
+def test_a_malformed_operator_mode_refuses_to_start() -> None:
+    result = _start({**GOOD_PRODUCTION_ENV, "OPERATOR_MODES": "mtn:staging"})
+
+    assert result.returncode != 0
+    assert "OPERATOR_MODES entries are test, live or <operator>:<mode>" in result.stderr
 
 
 def test_development_secret_is_generated_outside_the_repository(settings) -> None:

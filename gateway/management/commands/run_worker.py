@@ -23,6 +23,8 @@ from django.db import DatabaseError, connections
 from procrastinate.contrib.django import app
 from procrastinate.contrib.django.django_connector import DjangoConnector
 
+from gateway import metrics
+
 logger = logging.getLogger("gateway.worker")
 
 RESTART_MIN_SECONDS = 1.0
@@ -45,8 +47,25 @@ class Command(BaseCommand):
             help="Jobs run at once (default: WORKER_CONCURRENCY).",
         )
         parser.add_argument("--name", default="worker", help="Shown in logs and job contexts.")
+        parser.add_argument(
+            "--metrics-port",
+            type=int,
+            default=settings.WORKER_METRICS_PORT,
+            help="Serve this worker's /metrics on this port (default: WORKER_METRICS_PORT; "
+            "0: none).",
+        )
 
-    def handle(self, *args: Any, queues: str, concurrency: int, name: str, **options: Any) -> None:
+    def handle(
+        self,
+        *args: Any,
+        queues: str,
+        concurrency: int,
+        name: str,
+        metrics_port: int,
+        **options: Any,
+    ) -> None:
+        if metrics_port:
+            metrics.serve_worker_metrics(metrics_port, settings.WORKER_METRICS_ADDRESS)
         asyncio.run(
             run_forever(
                 queues=[queue for queue in queues.split(",") if queue] or None,
