@@ -375,7 +375,9 @@ def test_the_api_and_metrics_show_a_flagged_refund(airtel, client_for) -> None:
     )
     # Still pending, but waiting for ops by design: not an expiry alert's business.
     assert 'gateway_payments_pending{mode="test",provider="airtel"} 1.0' in metrics
-    assert 'gateway_payment_oldest_pending_seconds{mode="test",provider="airtel"}' not in metrics
+    # Every series is present, at 0 when nothing counts: the flagged refund is left out.
+    assert 'gateway_payment_oldest_pending_seconds{mode="test",provider="airtel"} 0.0' in metrics
+    assert 'gateway_payments_overdue{mode="test",provider="airtel"} 0.0' in metrics
 
 
 # --- the admin ----------------------------------------------------------------------------
