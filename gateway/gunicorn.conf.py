@@ -15,6 +15,10 @@ errorlog = "-"
 # Recycle workers now and then so that a slow leak cannot grow without bound.
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "2000"))
 max_requests_jitter = 200
+# gunicorn 27's runtime control socket defaults to one path per user (~/.gunicorn/), shared by
+# every gunicorn on the host and unwritable on a read-only root filesystem; supervisord and
+# the orchestrator manage the processes, so nothing needs it.
+control_socket_disable = True
 
 # gunicorn's own lines (worker boots, timeouts) in the same format as the application's, so
 # that a JSON log pipeline never meets a plain-text line.

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.django_db
-def test_gunicorn_in_production_logs_one_json_object_per_line() -> None:
+def test_gunicorn_in_production_logs_one_json_object_per_line(tmp_path) -> None:
     port = live.free_port()
     env = {
         **os.environ,
@@ -30,6 +30,7 @@ def test_gunicorn_in_production_logs_one_json_object_per_line() -> None:
         "OPERATOR_MODES": "mtn:test",
         "MTN_TEST_BASE_URL": "https://sandbox.momodeveloper.mtn.com",
         "WEB_CONCURRENCY": "1",
+        "HOME": str(tmp_path),  # where gunicorn 27 would open its control socket
     }
     env.pop("LOG_FORMAT", None)
     server = subprocess.Popen(
@@ -67,6 +68,9 @@ def test_gunicorn_in_production_logs_one_json_object_per_line() -> None:
     assert any(line["logger"] == "gunicorn.error" for line in lines)
     access = [line for line in lines if line.get("path") == "/nope"]
     assert not any("/nope" in line["message"] for line in lines if line not in access)
+    # No runtime control socket: one per-user path shared by every gunicorn on the host.
+    assert not (tmp_path / ".gunicorn").exists()
+    assert not any("control socket" in line["message"].lower() for line in lines)
     assert access == [
         {**access[0], "request_id": "json-log-test-1", "status": 404, "message": "request finished"}
     ]
