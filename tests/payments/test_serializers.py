@@ -79,6 +79,26 @@ def test_successful_failed_and_refund_payments() -> None:
     _same_json(Payment.objects.select_related("refund_of").get(pk=refund.pk))
 
 
+def test_routing_and_next_action_in_each_form() -> None:
+    now = timezone.now()
+    fallback = PaymentFactory.create(
+        routing={
+            "predicted": "mtn",
+            "chosen": "airtel",
+            "reason": "fallback",
+            "lookups": {"mtn": "not_registered", "airtel": "registered"},
+        }
+    )
+    nobody = PaymentFactory.create(routing={"predicted": "mtn", "chosen": None, "reason": "x"})
+    legacy = PaymentFactory.create(routing={})  # made before routing was recorded
+    queued = PaymentFactory.create(flow=Flow.DISBURSEMENT, queued_at=now)
+    flagged = PaymentFactory.create(review_flagged_at=now, review_reason="answer lost")
+
+    assert (queued.next_action, flagged.next_action) == ("queued", "manual_review")
+    for payment in (fallback, nobody, legacy, queued, flagged):
+        _same_json(payment)
+
+
 def test_in_another_time_zone() -> None:
     payment = _final(PaymentFactory.create(), Status.SUCCESSFUL)
     with timezone.override("Africa/Lusaka"):
