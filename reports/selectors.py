@@ -51,10 +51,11 @@ def today() -> date:
 
 
 def iter_report_payments(
-    *, tenant: Tenant, mode: Mode | str, start: date, end: date, chunk: int = REPORT_CHUNK
+    *, tenant: Tenant, mode: Mode | str, start: date, end: date, chunk: int | None = None
 ) -> Iterator[Payment]:
     """The tenant's payments created in the days, oldest first, read `chunk` rows per query
     by keyset (created_at, id) on the list index: constant memory for any range."""
+    chunk = chunk or REPORT_CHUNK
     since, until = day_bounds(start, end)
     payments = (
         Payment.objects.for_tenant(tenant, mode)
