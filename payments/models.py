@@ -156,6 +156,23 @@ class Payment(models.Model):
             models.Index(fields=["tenant", "mode", "status"], name="payment_status_idx"),
             models.Index(fields=["tenant", "mode", "msisdn"], name="payment_msisdn_idx"),
             models.Index(fields=["completed_at"], name="payment_completed_idx"),  # metrics
+            # The back-office across tenants (bench/admin_scale.py): the newest first, a
+            # status within dates, the searches (exact, each on its own index so an OR of
+            # them is a BitmapOr), the stuck payments of the home page.
+            models.Index(fields=["-created_at", "-id"], name="payment_created_idx"),
+            models.Index(fields=["status", "-created_at", "-id"], name="payment_status_day_idx"),
+            models.Index(fields=["msisdn"], name="payment_msisdn_any_idx"),
+            models.Index(fields=["external_id"], name="payment_external_id_idx"),
+            models.Index(
+                fields=["provider_transaction_id"],
+                condition=~Q(provider_transaction_id=""),
+                name="payment_operator_txn_idx",
+            ),
+            models.Index(
+                fields=["expires_at"],
+                condition=Q(status=Status.PENDING),
+                name="payment_stuck_idx",
+            ),
             # The poller's query: due payments among the (few) pending ones.
             models.Index(
                 fields=["next_poll_at"],
