@@ -77,7 +77,7 @@ def test_the_home_page_draws_charts_for_the_users_tenants_only(traffic, staff_in
 
     page = client.get("/admin/").content.decode()
 
-    assert page.count("<svg id=\"chart-") == 2
+    assert page.count('<svg id="chart-') == 2
     assert re.search(r'<rect x="\d+" y="[\d.]+" width="40" height="[\d.]+" fill="#e0a800">', page)
     assert traffic["stuck"].public_id in page and traffic["waiting"].public_id not in page
     assert traffic["bravo_stuck"].public_id not in page
