@@ -22,6 +22,7 @@ import sys
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import report  # bench/report.py: the script's own folder is first on sys.path
 
@@ -104,7 +105,7 @@ def main() -> None:
     superuser = users.objects.create_superuser("bench", "bench@example.zm", "a-long-password")
     limited = users.objects.create_user("limited", password="a-long-password", is_staff=True)  # noqa: S106  # a throwaway database
     limited.user_permissions.add(*_view_permissions())
-    StaffMembership.objects.create(user=limited, tenant=Tenant.objects.order_by("slug").first())
+    StaffMembership.objects.create(user=limited, tenant=Tenant.objects.order_by("slug")[0])
     now = timezone.now()
     with connection.cursor() as cursor:
         cursor.execute(
@@ -162,7 +163,7 @@ def main() -> None:
             server.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
 
 
-def _view_permissions() -> list[object]:
+def _view_permissions() -> list[Any]:
     from django.contrib.auth.models import Permission
 
     return list(Permission.objects.filter(codename__in=["view_payment", "view_tenant"]))

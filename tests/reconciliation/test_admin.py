@@ -92,7 +92,7 @@ def test_finance_uploads_a_statement_and_sees_each_mismatch(staff_in) -> None:
     page = finance.get(answer["Location"]).content.decode()
     assert "On the statement, not here: 1" in page and "Matched: 1" in page
     listed = finance.get(
-        ITEMS, {"run__id__exact": run.pk, "kind__in": "missing_here,missing_there"}
+        ITEMS, {"run__id__exact": str(run.pk), "kind__in": "missing_here,missing_there"}
     )
     html = listed.content.decode()
     assert listed.status_code == 200
@@ -225,7 +225,8 @@ def test_the_daily_summary_and_its_csv(staff_in) -> None:
     exported = finance.get(SUMMARY, {"start": today, "end": today, "export": "csv"})
 
     assert "Lusaka Books" in page and "200.00" in page
-    rows = list(csv.reader(io.StringIO(b"".join(exported.streaming_content).decode())))
+    streamed = b"".join(exported.streaming_content)  # type: ignore[attr-defined]  # a StreamingHttpResponse
+    rows = list(csv.reader(io.StringIO(streamed.decode())))
     assert rows[0] == [
         "day", "tenant", "tenant_id", "provider", "mode", "flow", "status", "count", "total"
     ]  # fmt: skip
