@@ -156,10 +156,15 @@ class Payment(models.Model):
             models.Index(fields=["tenant", "mode", "status"], name="payment_status_idx"),
             models.Index(fields=["tenant", "mode", "msisdn"], name="payment_msisdn_idx"),
             models.Index(fields=["completed_at"], name="payment_completed_idx"),  # metrics
-            # The back-office across tenants (bench/admin_scale.py): the newest first, a
-            # status within dates, the searches (exact, each on its own index so an OR of
-            # them is a BitmapOr), the stuck payments of the home page.
-            models.Index(fields=["-created_at", "-id"], name="payment_created_idx"),
+            # The back-office across tenants (bench/admin_scale.py): the newest first (with
+            # what the home page and the daily summary group by, so their aggregates over
+            # days are index-only scans), a status within dates, the searches (exact, each on
+            # its own index so an OR of them is a BitmapOr), the stuck payments.
+            models.Index(
+                fields=["-created_at", "-id"],
+                include=["tenant", "provider", "flow", "status", "mode", "amount"],
+                name="payment_created_idx",
+            ),
             models.Index(fields=["status", "-created_at", "-id"], name="payment_status_day_idx"),
             models.Index(fields=["msisdn"], name="payment_msisdn_any_idx"),
             models.Index(fields=["external_id"], name="payment_external_id_idx"),
