@@ -16,8 +16,9 @@ register = template.Library()
 
 COLOURS = {Provider.MTN: "#e0a800", Provider.AIRTEL: "#c8102e", Provider.ZAMTEL: "#1a7f37"}
 # The per-day chart: 7 bars in a CHART_W x CHART_H box, under a label row.
-CHART_W, CHART_H, BAR_W, GAP = 420, 160, 40, 20
-RATE_W = 260  # the width of a 100 % success-rate bar
+CHART_W, CHART_H, BAR_W, GAP = 450, 160, 40, 20
+RATE_W = 240  # the width of a 100 % success-rate bar, after a LABEL_W label
+LABEL_W = 180
 
 
 def _daily_bars(daily: list[tuple[Any, dict[str, int]]]) -> list[dict[str, Any]]:
@@ -91,6 +92,7 @@ def admin_dashboard(context: template.Context) -> dict[str, Any]:
         "chart_h": CHART_H + 24,
         "bar_w": BAR_W,
         "rate_w": RATE_W,
+        "label_w": LABEL_W,
         "legend": [(provider.label, COLOURS[provider]) for provider in Provider],
         "stuck_more": board.stuck_count > len(board.stuck),
         "stuck_cap": selectors.STUCK_COUNT_CAP,
