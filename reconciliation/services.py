@@ -47,7 +47,8 @@ RESOLVE_PERMISSION = "reconciliation.resolve_item"
 EXPORT_PERMISSION = "reconciliation.export_summary"
 MARK_PERMISSION = "reconciliation.mark_reconciled"
 
-# Lines matched per round of queries: bounded memory and statement size, whatever the file.
+# Lines matched per query (and items written per INSERT): statements of any length cost one
+# bounded query per CHUNK lines.
 CHUNK = 1000
 # The payment columns a comparison needs (the item copies them).
 _FIELDS = (
