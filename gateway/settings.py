@@ -76,6 +76,8 @@ CSRF_TRUSTED_ORIGINS: list[str] = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # --- Applications -----------------------------------------------------------------------------
 
 INSTALLED_APPS = [
+    # Before the admin: its home page (admin/index.html) is the payments desk's dashboard.
+    "reports",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -94,6 +96,7 @@ INSTALLED_APPS = [
     "providers",
     "webhooks",
     "audit",
+    "reconciliation",
     "providers.sandbox",
 ]
 

@@ -30,6 +30,8 @@ from payments.models import Payment, Status
 from providers import routing
 from providers.base import FailureCode
 from providers.models import AvailabilityOverride, OperatorConfig
+from reconciliation import admin as reconciliation_admin
+from reconciliation import services as reconciliation
 from tenants.admin import TenantScopedAdmin, has_perms, show_on_form, staff_actor
 from webhooks.models import InboundCallback
 
@@ -199,6 +201,7 @@ class PaymentAdmin(TenantScopedAdmin[Payment]):
         "status",
         NeedsReviewFilter,
         CreatedRangeFilter,
+        reconciliation_admin.ReconciledFilter,
         "flow",
         "provider",
         "mode",
@@ -215,7 +218,7 @@ class PaymentAdmin(TenantScopedAdmin[Payment]):
     show_full_result_count = False
     paginator = CappedCountPaginator
     inlines = (InboundCallbackInline, EntryInline)
-    actions = ("recheck_with_operator", "resolve_review")
+    actions = ("recheck_with_operator", "resolve_review", reconciliation_admin.mark_reconciled)
     # Read-only: a payment moves only through the state machine (services), never by hand.
     readonly_fields = (
         *(field.name for field in Payment._meta.fields),
@@ -305,6 +308,9 @@ class PaymentAdmin(TenantScopedAdmin[Payment]):
             return "—"
         url = reverse("admin:payments_payment_resolve_review", args=[payment.pk])
         return format_html('needed: <a href="{}">settle after a manual review…</a>', url)
+
+    def has_mark_reconciled_permission(self, request: HttpRequest) -> bool:
+        return has_perms(request, reconciliation.MARK_PERMISSION)
 
     def has_resolve_review_permission(self, request: HttpRequest) -> bool:
         return has_perms(request, services.RESOLVE_REVIEW_PERMISSION)

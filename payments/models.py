@@ -163,13 +163,35 @@ class Payment(models.Model):
         ]
         indexes = [
             models.Index(fields=["tenant", "mode", "-created_at", "-id"], name="payment_list_idx"),
-            models.Index(fields=["tenant", "mode", "status"], name="payment_status_idx"),
-            models.Index(fields=["tenant", "mode", "msisdn"], name="payment_msisdn_idx"),
             models.Index(fields=["completed_at"], name="payment_completed_idx"),  # metrics
             models.Index(
                 fields=["refund_of"],
                 condition=Q(refund_of__isnull=False),
                 name="payment_refunds_idx",
+            ),
+            # The back-office across tenants (bench/admin_scale.py): the newest first (with
+            # what the home page and the daily summary group by, so their aggregates over
+            # days are index-only scans), a status within dates, the searches (exact, each on
+            # its own index so an OR of them is a BitmapOr), the stuck payments.
+            models.Index(
+                fields=["-created_at", "-id"],
+                include=["tenant", "provider", "flow", "status", "mode", "amount"],
+                name="payment_created_idx",
+            ),
+            models.Index(fields=["status", "-created_at", "-id"], name="payment_status_day_idx"),
+            # A number has few payments: this one index serves the API's filter within a tenant
+            # as well as the desk's search across tenants.
+            models.Index(fields=["msisdn"], name="payment_msisdn_any_idx"),
+            models.Index(fields=["external_id"], name="payment_external_id_idx"),
+            models.Index(
+                fields=["provider_transaction_id"],
+                condition=~Q(provider_transaction_id=""),
+                name="payment_operator_txn_idx",
+            ),
+            models.Index(
+                fields=["expires_at"],
+                condition=Q(status=Status.PENDING),
+                name="payment_stuck_idx",
             ),
             # The poller's query: due payments among the (few) pending ones.
             models.Index(

@@ -235,7 +235,28 @@ def post_final_status(*, payment: Payment) -> None:
         )
 
 
-def _post_collection(payment: Payment) -> None:
+def post_late_collection(*, payment: Payment, actor: audit.Actor) -> None:
+    """A collection the operator settled after we had failed it as expired (reconciliation
+    found it): the money is in the operator's float, so the merchant is credited as for a
+    success, minus its fee, under codes of their own (LATE_CODES). The status stays FAILED: a
+    final status never changes. Once per payment: the codes are unique per payment."""
+    if payment.flow != Flow.COLLECTION or payment.status != Status.FAILED:
+        raise errors.invalid_field(
+            "payment", f"{payment.public_id} is a {payment.status} {payment.flow}."
+        )
+    _post_collection(payment, codes=LATE_CODES, actor=actor)
+
+
+# The codes of a late success's entries (the collection's amount, its fee).
+LATE_CODES = ("late_collection", "late_fee")
+
+
+def _post_collection(
+    payment: Payment,
+    *,
+    codes: tuple[str, str] = (EntryKind.COLLECTION, EntryKind.FEE),
+    actor: audit.Actor = audit.SYSTEM,
+) -> None:
     merchant = merchant_account(
         tenant_id=payment.tenant_id, mode=payment.mode, currency=payment.currency
     )
@@ -245,7 +266,7 @@ def _post_collection(payment: Payment) -> None:
     float_ = float_account(provider=payment.provider, mode=payment.mode, currency=payment.currency)
     _entry(
         payment=payment,
-        code=EntryKind.COLLECTION,
+        code=codes[0],
         kind=EntryKind.COLLECTION,
         phase=EntryPhase.POSTED,
         debit=float_,
@@ -253,13 +274,13 @@ def _post_collection(payment: Payment) -> None:
         amount=payment.amount,
         available_after=available + payment.fee,
         reserved_after=reserved,
-        actor=audit.SYSTEM,
+        actor=actor,
     )
     if payment.fee:
         fees = gateway_account(kind=AccountKind.FEES, mode=payment.mode, currency=payment.currency)
         _entry(
             payment=payment,
-            code=EntryKind.FEE,
+            code=codes[1],
             kind=EntryKind.FEE,
             phase=EntryPhase.POSTED,
             debit=merchant,
@@ -267,7 +288,7 @@ def _post_collection(payment: Payment) -> None:
             amount=payment.fee,
             available_after=available,
             reserved_after=reserved,
-            actor=audit.SYSTEM,
+            actor=actor,
         )
 
 

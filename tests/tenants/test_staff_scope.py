@@ -4,6 +4,7 @@ and the tenant autocomplete."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from audit.services import SYSTEM
 from payments.ledger.models import Account, FeeSchedule
 from payments.models import Payment
 from providers.models import OperatorConfig
+from reconciliation.models import PaymentReconciliation, ReconciliationItem, ReconciliationRun
 from tenants.admin import TenantScopedAdmin
 from tenants.models import Mode, StaffMembership, Tenant
 from tests.payments.factories import PaymentFactory, fund
@@ -62,6 +64,19 @@ def _tenant_data(tenant: Tenant) -> None:
     )
     fanned_out(final_payment_event(tenant))  # an Event and a Delivery
     Delivery.objects.filter(tenant=tenant).update(state=DeliveryState.DEAD, next_attempt_at=None)
+    run = ReconciliationRun.objects.create(
+        provider="mtn",
+        mode="test",
+        tenant=tenant,
+        filename="statement.csv",
+        period_start=date(2026, 12, 1),
+        period_end=date(2026, 12, 1),
+        imported_by="finance",
+    )
+    ReconciliationItem.objects.create(run=run, kind="matched", payment=payment, tenant=tenant)
+    PaymentReconciliation.objects.create(
+        payment=payment, tenant=tenant, note="checked", reconciled_by="finance"
+    )
 
 
 @pytest.fixture
