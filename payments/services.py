@@ -669,6 +669,11 @@ def refresh_payment(*, payment_id: int, scheduled: bool = True) -> Payment:
     with transaction.atomic(durable=True):
         payment = _locked(payment_id)
         _record(payment, result.calls, result.outcome)
+        if result.sent_again:
+            # The operator had never received it and took it now (same reference): its
+            # enquiry delay and our wait for the answer start over.
+            payment.submitted_at = timezone.now()
+            payment.submit_attempts += 1
         apply_provider_result(payment=payment, result=result, scheduled=scheduled)
     return payment
 

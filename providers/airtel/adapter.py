@@ -10,6 +10,13 @@
   envelope's codes decide (codes.py, one table).
 - Collections are enquired no sooner than ENQUIRY_DELAY_SECONDS after the push (Airtel asks
   for 3 minutes); refunds are whole, by the collection's airtel_money_id.
+- An ambiguous send (a 5xx, a read timeout, a dropped connection) may or may not have
+  arrived. If the enquiry still answers "not found" NOT_FOUND_MARGIN_SECONDS past the enquiry
+  delay, the request is sent again with the same transaction id: Airtel refuses a reused id
+  (ESB000041; payouts DP00900001017/011, providers.md §2.8), so a request that did arrive is
+  answered "duplicate" (then enquired) and one that did not is taken now. Never a new id, and
+  never FAILED on "not found" alone: Airtel's enquiry may lag its own records, and a failed
+  payment whose request later surfaces would charge the customer for nothing.
 - Callbacks come to one fixed URL per Airtel app, name our id, and may carry a `hash`
   (Base64 HMAC-SHA256 with the app's callback key).
 """
@@ -17,6 +24,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -302,10 +310,14 @@ class AirtelAdapter(ProviderAdapter):
         else:
             path = f"/standard/v1/disbursements/{ident}"
 
+        not_found = False
+
         def read() -> ProviderResult:
+            nonlocal not_found
             exchange = self._read(Operation.FETCH_STATUS, path)
             answer = read_answer(exchange.body)
             calls = [exchange.call]
+            not_found = answer is not None and answer.code in codes.NOT_FOUND
             if answer is None or answer.verdict in (
                 Verdict.PENDING,
                 Verdict.UNKNOWN,
@@ -329,7 +341,44 @@ class AirtelAdapter(ProviderAdapter):
                 calls=calls,
             )
 
-        return self.resilience.with_retries(read)
+        result = self.resilience.with_retries(read)
+        if not_found and self._never_arrived(instruction):
+            return self._send_again(instruction, result.calls)
+        return result
+
+    def _never_arrived(self, instruction: PaymentInstruction) -> bool:
+        """Whether "not found" now means the request never reached Airtel: our last send is
+        older than the enquiry delay (collections) plus NOT_FOUND_MARGIN_SECONDS."""
+        if instruction.submitted_at is None:
+            return False  # we cannot tell how long it had to arrive
+        wait = float(self.config.get("NOT_FOUND_MARGIN_SECONDS") or 0)
+        if instruction.operation is Operation.REQUEST_PAYMENT:
+            wait += float(self.config.get("ENQUIRY_DELAY_SECONDS") or 0)
+        return (timezone.now() - instruction.submitted_at).total_seconds() >= wait
+
+    def _send_again(self, instruction: PaymentInstruction, calls: list[Any]) -> ProviderResult:
+        """Send a request Airtel does not know again, with the same transaction id (see the
+        module's docstring: a duplicate is refused, so this cannot charge twice)."""
+        send = (
+            self.request_payment
+            if instruction.operation is Operation.REQUEST_PAYMENT
+            else self.send_payout
+        )
+        try:
+            result = send(instruction)
+        except PermanentError as exc:
+            # A definite refusal of a request Airtel never had before: nothing moved.
+            return ProviderResult(
+                outcome=Outcome.FAILED,
+                failure_code=exc.failure_code,
+                failure_message=exc.message,
+                calls=[*calls, *exc.calls],
+                sent_again=True,
+            )
+        except (RetryableError, OutcomeUnknownError) as exc:
+            exc.calls = [*calls, *exc.calls]
+            raise
+        return dataclasses.replace(result, calls=[*calls, *result.calls], sent_again=True)
 
     def balance(self) -> Balance:
         exchange = self.resilience.with_retries(

@@ -118,6 +118,7 @@ def merchant(gateway, live_server, settings) -> Gateway:
             **settings.AIRTEL["test"],
             "BASE_URL": f"{live_server.url}/sandbox/airtel",
             "ENQUIRY_DELAY_SECONDS": "0",
+            "NOT_FOUND_MARGIN_SECONDS": "1",
         },
     }
     settings.AIRTEL_SIMULATOR_CALLBACK_URL = f"{live_server.url}/api/v1/webhooks/airtel"
