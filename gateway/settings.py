@@ -524,6 +524,9 @@ ZAMTEL: dict[str, dict[str, str]] = operator_settings.per_mode(
         # The operator's code in requests (pawaPay's name for Zamtel Zambia).
         "PROVIDER_CODE": dict.fromkeys(operator_settings.MODES, "ZAMTEL_ZMB"),
         "CURRENCY": dict.fromkeys(operator_settings.MODES, "ZMW"),
+        # An id the enquiry still does not know this long after our send never arrived: it
+        # is sent again with the same id (a reused id is ignored, so nothing moves twice).
+        "NOT_FOUND_MARGIN_SECONDS": {"test": "5", "live": "120"},
     },
 )
 _ZAMTEL_TUNING = operator_settings.tuning(env, "ZAMTEL", _TUNING)

@@ -24,7 +24,6 @@
 from __future__ import annotations
 
 import base64
-import dataclasses
 import hashlib
 import hmac
 import json
@@ -62,7 +61,14 @@ from providers.base import (
     RefundSupport,
     RetryableError,
 )
-from providers.resilience import Exchange, Resilience, Transport, tuning
+from providers.resilience import (
+    Exchange,
+    Resilience,
+    Transport,
+    never_arrived,
+    send_again,
+    tuning,
+)
 
 KEY_PATH = "/v1/rsa/encryption-keys"
 _REFERENCE_UNSAFE = re.compile(r"[^A-Za-z0-9]")
@@ -347,38 +353,16 @@ class AirtelAdapter(ProviderAdapter):
         return result
 
     def _never_arrived(self, instruction: PaymentInstruction) -> bool:
-        """Whether "not found" now means the request never reached Airtel: our last send is
-        older than the enquiry delay (collections) plus NOT_FOUND_MARGIN_SECONDS."""
-        if instruction.submitted_at is None:
-            return False  # we cannot tell how long it had to arrive
+        """Our last send is older than the enquiry delay (collections) plus the margin."""
         wait = float(self.config.get("NOT_FOUND_MARGIN_SECONDS") or 0)
         if instruction.operation is Operation.REQUEST_PAYMENT:
             wait += float(self.config.get("ENQUIRY_DELAY_SECONDS") or 0)
-        return (timezone.now() - instruction.submitted_at).total_seconds() >= wait
+        return never_arrived(instruction.submitted_at, after_seconds=wait)
 
     def _send_again(self, instruction: PaymentInstruction, calls: list[Any]) -> ProviderResult:
-        """Send a request Airtel does not know again, with the same transaction id (see the
-        module's docstring: a duplicate is refused, so this cannot charge twice)."""
-        send = (
-            self.request_payment
-            if instruction.operation is Operation.REQUEST_PAYMENT
-            else self.send_payout
-        )
-        try:
-            result = send(instruction)
-        except PermanentError as exc:
-            # A definite refusal of a request Airtel never had before: nothing moved.
-            return ProviderResult(
-                outcome=Outcome.FAILED,
-                failure_code=exc.failure_code,
-                failure_message=exc.message,
-                calls=[*calls, *exc.calls],
-                sent_again=True,
-            )
-        except (RetryableError, OutcomeUnknownError) as exc:
-            exc.calls = [*calls, *exc.calls]
-            raise
-        return dataclasses.replace(result, calls=[*calls, *result.calls], sent_again=True)
+        collect = instruction.operation is Operation.REQUEST_PAYMENT
+        send = self.request_payment if collect else self.send_payout
+        return send_again(lambda: send(instruction), calls)
 
     def balance(self) -> Balance:
         exchange = self.resilience.with_retries(
