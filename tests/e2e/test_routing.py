@@ -22,7 +22,9 @@ from django.db import connection
 
 from audit.services import SYSTEM
 from payments import availability, services
+from payments.ledger import checks as ledger_checks
 from payments.ledger import selectors as ledger_selectors
+from payments.ledger.models import Entry, FeeSchedule
 from payments.models import Payment, Transaction
 from providers.models import OperatorConfig
 from providers.sandbox.airtel.models import AirtelTransaction
@@ -221,10 +223,73 @@ def test_a_ported_number_goes_to_the_operator_that_knows_it_with_fallback(routed
     assert AirtelTransaction.objects.exists()
 
 
-def test_without_fallback_a_ported_number_fails_payer_not_found_at_the_predicted_one(
+def test_a_ported_payout_goes_to_the_operator_that_knows_it_and_its_reservation_moves(
     routed,
 ) -> None:
-    settled = routed.drive(routed.create(PORTED)["id"], final)
+    tenant = _tenant_of(routed)
+    _configure_fallback(tenant)
+    for provider, fixed in (("mtn", "2.00"), ("airtel", "5.00")):
+        FeeSchedule.objects.create(
+            tenant=tenant, provider=provider, flow="disbursement", fixed=Decimal(fixed)
+        )
+
+    created = routed.create(PORTED, flow="disbursement")
+    assert (created["provider"], created["fee"]) == ("mtn", "2.00")
+    assert routed.balance() == (Decimal("9848.00"), Decimal("152.00"))  # reserved for MTN
+    settled = routed.drive(created["id"], final)
+
+    assert (settled["status"], settled["provider"], settled["fee"]) == (
+        "SUCCESSFUL",
+        "airtel",
+        "5.00",
+    )
+    assert settled["routing"]["reason"] == "fallback"
+    payment = Payment.objects.get(public_id=created["id"])
+    entries = {
+        (entry.code, entry.phase, entry.credit_account.provider or entry.credit_account.kind)
+        for entry in Entry.objects.filter(payment=payment).select_related("credit_account")
+    }
+    assert entries == {
+        ("payout", "pending", "mtn"),
+        ("fee", "pending", "fees"),
+        ("payout:moved", "void", "mtn"),  # MTN's reservation returned …
+        ("fee:moved", "void", "fees"),
+        ("payout@airtel", "pending", "airtel"),  # … and made again towards Airtel's float
+        ("fee@airtel", "pending", "fees"),
+        ("payout@airtel:post", "post", "airtel"),
+        ("fee@airtel:post", "post", "fees"),
+    }
+    assert routed.balance() == (Decimal("9845.00"), Decimal("0.00"))
+    assert ledger_checks.find_breaches() == []
+    assert not _operator_saw(payment)
+    assert AirtelTransaction.objects.filter(transaction_id=payment.provider_reference.hex).exists()
+
+
+def test_a_ported_payout_whose_fee_elsewhere_does_not_fit_fails_with_nothing_sent(
+    routed,
+) -> None:
+    tenant = _tenant_of(routed)
+    _configure_fallback(tenant)
+    FeeSchedule.objects.create(
+        tenant=tenant, provider="airtel", flow="disbursement", fixed=Decimal("100.00")
+    )
+    created = routed.create(PORTED, flow="disbursement", amount="9950.00")  # all but 50
+
+    settled = routed.drive(created["id"], final)
+
+    assert (settled["status"], settled["failure_code"]) == ("FAILED", "insufficient_funds")
+    assert settled["provider"] == "mtn"  # never moved; its reservation is voided where it was
+    assert routed.balance() == (Decimal("10000.00"), Decimal("0.00"))
+    assert ledger_checks.find_breaches() == []
+    assert not AirtelTransaction.objects.exists()
+    assert not _operator_saw(Payment.objects.get(public_id=created["id"]))
+
+
+@pytest.mark.parametrize("flow", ["collection", "disbursement"])
+def test_without_fallback_a_ported_number_fails_payer_not_found_at_the_predicted_one(
+    routed, flow
+) -> None:
+    settled = routed.drive(routed.create(PORTED, flow=flow)["id"], final)
 
     assert (settled["status"], settled["failure_code"]) == ("FAILED", "payer_not_found")
     assert settled["provider"] == "mtn" and settled["routing"]["reason"] == "prefix"
