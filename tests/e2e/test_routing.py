@@ -29,6 +29,7 @@ from payments.models import Payment, Transaction
 from providers.models import OperatorConfig
 from providers.sandbox.airtel.models import AirtelTransaction
 from providers.sandbox.models import MtnTransaction
+from providers.sandbox.zamtel.models import ZamtelTransaction
 from tests.e2e.conftest import final
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -78,21 +79,45 @@ def _operator_saw(payment: Payment) -> bool:
     return MtnTransaction.objects.filter(reference_id=payment.provider_reference).exists()
 
 
-def test_a_payout_to_a_closed_operator_is_queued_and_completes_after_recovery(routed) -> None:
-    override = _close()
-    created = routed.create("0961234567", flow="disbursement")
-    assert (created["status"], created["next_action"]) == ("PENDING", "queued")
+def _seen_by(provider: str, payment: Payment) -> bool:
+    """Whether the operator's simulator ever received the payment."""
+    return {
+        "mtn": lambda: _operator_saw(payment),
+        "airtel": AirtelTransaction.objects.filter(
+            transaction_id=payment.provider_reference.hex
+        ).exists,
+        "zamtel": ZamtelTransaction.objects.filter(
+            transaction_id=str(payment.provider_reference)
+        ).exists,
+    }[provider]()
+
+
+@pytest.mark.parametrize(
+    ("provider", "msisdn"),
+    [("mtn", "0961234567"), ("airtel", "0971234567"), ("zamtel", "0951234567")],
+)
+def test_a_payout_to_a_closed_operator_is_queued_and_completes_after_recovery(
+    routed, provider, msisdn
+) -> None:
+    override = _close(provider=provider)
+    created = routed.create(msisdn, flow="disbursement")
+    assert (created["status"], created["next_action"], created["provider"]) == (
+        "PENDING",
+        "queued",
+        provider,
+    )
 
     still = routed.drive(created["id"], final, within=2)  # jobs and poller run: nothing sent
     payment = Payment.objects.get(public_id=created["id"])
     assert still["next_action"] == "queued" and payment.submitted_at is None
-    assert not Transaction.objects.filter(payment=payment).exists() and not _operator_saw(payment)
+    assert not Transaction.objects.filter(payment=payment).exists()
+    assert not _seen_by(provider, payment)
 
     availability.end_override(override=override, actor=SYSTEM)  # the operator recovers
     settled = routed.drive(created["id"], final)
 
     assert (settled["status"], settled["next_action"]) == ("SUCCESSFUL", None)
-    assert _operator_saw(Payment.objects.get(public_id=created["id"]))
+    assert _seen_by(provider, payment)
 
 
 def test_a_cancelled_queued_payout_fails_cancelled_and_never_reaches_the_operator(routed) -> None:
