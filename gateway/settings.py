@@ -504,6 +504,10 @@ AIRTEL: dict[str, dict[str, str]] = operator_settings.per_mode(
         "PUBLIC_KEY": {},
         # Collections are enquired no sooner than this after the push (Airtel asks 3 min).
         "ENQUIRY_DELAY_SECONDS": {"test": "5", "live": "180"},
+        # An id Airtel still does not know this long past the enquiry delay never arrived: it
+        # is sent again with the same id (Airtel refuses a duplicate id, so it cannot charge
+        # twice). Seconds, counted from our last send (collections: after the delay).
+        "NOT_FOUND_MARGIN_SECONDS": {"test": "5", "live": "120"},
     },
 )
 _AIRTEL_TUNING = operator_settings.tuning(env, "AIRTEL", {**_TUNING, "READ_TIMEOUT_PAYMENT": 30.0})
@@ -523,6 +527,9 @@ ZAMTEL: dict[str, dict[str, str]] = operator_settings.per_mode(
         # The operator's code in requests (pawaPay's name for Zamtel Zambia).
         "PROVIDER_CODE": dict.fromkeys(operator_settings.MODES, "ZAMTEL_ZMB"),
         "CURRENCY": dict.fromkeys(operator_settings.MODES, "ZMW"),
+        # An id the enquiry still does not know this long after our send never arrived: it
+        # is sent again with the same id (a reused id is ignored, so nothing moves twice).
+        "NOT_FOUND_MARGIN_SECONDS": {"test": "5", "live": "120"},
     },
 )
 _ZAMTEL_TUNING = operator_settings.tuning(env, "ZAMTEL", _TUNING)
@@ -638,6 +645,10 @@ AIRTEL_SIMULATOR_SLOW_SECONDS: float = env.float(
 )
 AIRTEL_SIMULATOR_LATENCY_MS: int = env.int("AIRTEL_SIMULATOR_LATENCY_MS", default=0)
 AIRTEL_SIMULATOR_FAILURE_RATE: float = env.float("AIRTEL_SIMULATOR_FAILURE_RATE", default=0.0)
+# Fault injection for outage tests: every collection and payout POST is answered HTTP 500,
+# either before it is recorded ("drop": it never arrived) or after ("lose_answer": it was
+# taken, the answer is lost). "off" (default): no fault.
+AIRTEL_SIMULATOR_OUTAGE: str = env.str("AIRTEL_SIMULATOR_OUTAGE", default="off")
 # --- The Zamtel simulator (providers/sandbox/zamtel), served under /sandbox/zamtel/ ------
 ZAMTEL_SIMULATOR_ENABLED: bool = env.bool("ZAMTEL_SIMULATOR_ENABLED", default=not PRODUCTION)
 # Bearer tokens the simulator accepts (like tokens issued to an account).

@@ -520,8 +520,8 @@ def _route_by_lookup(payment: Payment) -> Payment:
 
     Runs in the submit job, under the payment's lease and outside any transaction (the lookups
     are operator calls), before the first submission: nothing has been sent yet, so moving the
-    payment cannot leave a request behind at the first operator. Only collections get here
-    (payments.routes): a payout's reservation is already booked against its operator's float.
+    payment cannot leave a request behind at the first operator. Collections and payouts
+    get here (payments.routes); a moved payout's reservation moves with it.
     """
     predicted = Provider(payment.provider)
     configs = routes.operator_configs(tenant_id=payment.tenant_id, mode=payment.mode)
@@ -548,7 +548,7 @@ def _route_by_lookup(payment: Payment) -> Payment:
     else:
         reason, chosen = routes.Reason.NOT_REGISTERED, None
         for candidate in routes.fallback_candidates(
-            configs=configs, predicted=predicted, amount=payment.amount
+            configs=configs, predicted=predicted, flow=payment.flow, amount=payment.amount
         ):
             if registered(candidate):
                 reason, chosen = routes.Reason.FALLBACK, candidate
@@ -584,13 +584,28 @@ def _route_by_lookup(payment: Payment) -> Payment:
 def _move_to_operator(
     payment: Payment, *, chosen: Provider, configs: dict[str, OperatorConfig]
 ) -> None:
-    """The fee and the daily-cap count follow the payment to its new operator. The caller
-    holds the row lock; a cap the new operator cannot fit fails the payment `limit_exceeded`."""
+    """The fee, a payout's reservation and the daily-cap count follow the payment to its new
+    operator. The caller holds the row lock; a cap the new operator cannot fit fails the
+    payment `limit_exceeded`, a payout whose higher fee the balance cannot cover
+    `insufficient_funds` (the paying side, the merchant, lacks the money)."""
     previous = payment.provider
-    payment.provider = chosen
-    payment.fee = ledger.fee_for(
+    fee = ledger.fee_for(
         tenant=payment.tenant, provider=chosen, flow=payment.flow, amount=payment.amount
     )
+    if payment.flow == Flow.DISBURSEMENT:
+        try:
+            with transaction.atomic():
+                ledger.move_reservation(payment=payment, provider=chosen, fee=fee)
+        except errors.InsufficientBalance as exc:
+            payment.save(update_fields=["routing", "updated_at"])
+            transition_payment(
+                payment=payment,
+                status=Status.FAILED,
+                failure_code=FailureCode.INSUFFICIENT_FUNDS,
+                failure_message=exc.detail,
+            )
+            return
+    payment.provider, payment.fee = chosen, fee
     if payment.cap_day is not None:
         routes.release_usage(payment, provider=previous)
         payment.cap_day = None
@@ -669,6 +684,11 @@ def refresh_payment(*, payment_id: int, scheduled: bool = True) -> Payment:
     with transaction.atomic(durable=True):
         payment = _locked(payment_id)
         _record(payment, result.calls, result.outcome)
+        if result.sent_again:
+            # The operator had never received it and took it now (same reference): its
+            # enquiry delay and our wait for the answer start over.
+            payment.submitted_at = timezone.now()
+            payment.submit_attempts += 1
         apply_provider_result(payment=payment, result=result, scheduled=scheduled)
     return payment
 

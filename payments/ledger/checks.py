@@ -121,7 +121,9 @@ CHECKS: list[tuple[str, str, str]] = [
         SELECT p.public_id FROM payments_payment p
          WHERE p.flow IN ('disbursement', 'refund')
            AND (SELECT coalesce(sum(e.amount), 0) FROM ledger_entry e
-                 WHERE e.payment_id = p.id AND e.phase = 'pending') <> p.amount + p.fee
+                 WHERE e.payment_id = p.id AND e.phase = 'pending'
+                   AND NOT EXISTS (SELECT 1 FROM ledger_entry m WHERE m.pending_id = e.id
+                                     AND m.code = e.code || ':moved')) <> p.amount + p.fee
         """,
     ),
     (
@@ -133,6 +135,7 @@ CHECKS: list[tuple[str, str, str]] = [
           JOIN ledger_entry e ON e.payment_id = p.id AND e.phase = 'pending'
           LEFT JOIN ledger_entry r ON r.pending_id = e.id
          WHERE p.flow IN ('disbursement', 'refund')
+           AND r.code IS DISTINCT FROM e.code || ':moved'  -- moved to another operator
            AND NOT ((p.status = 'PENDING' AND r.id IS NULL)
                  OR (p.status = 'SUCCESSFUL' AND r.phase = 'post')
                  OR (p.status = 'FAILED' AND r.phase = 'void'))
