@@ -22,6 +22,7 @@ from payments.models import Status
 from tenants import services
 from tenants.models import ApiKey, Mode
 from tests.payments.factories import PaymentFactory
+from tests.staff import signed_in
 from tests.tenants.factories import TenantFactory, issue_key
 from webhooks.models import InboundCallback
 
@@ -42,9 +43,7 @@ def _actor(user) -> Actor:
 
 
 def _logged_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
+    return signed_in(user)
 
 
 OUR_APPS = {"audit", "gateway", "payments", "providers", "tenants", "webhooks"}

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 from django.contrib import admin
 from django.db import models
-from django.test import Client
 from django.urls import reverse
 
 from audit.services import SYSTEM
@@ -19,6 +18,7 @@ from providers.models import OperatorConfig
 from tenants.admin import TenantScopedAdmin
 from tenants.models import Mode, StaffMembership, Tenant
 from tests.payments.factories import PaymentFactory, fund
+from tests.staff import signed_in
 from tests.tenants.factories import TenantFactory, issue_key
 from tests.webhooks.outbound.factories import fanned_out, final_payment_event
 from webhooks.models import InboundCallback
@@ -73,9 +73,7 @@ def tenants(staff_in):
     limited = staff_in("admin")
     StaffMembership.objects.create(user=limited, tenant=alpha)
     StaffMembership.objects.create(user=staff_in("ops"), tenant=bravo)
-    client = Client()
-    client.force_login(limited)
-    return alpha, bravo, client
+    return alpha, bravo, signed_in(limited)
 
 
 def _scoped_models() -> list[type[models.Model]]:
