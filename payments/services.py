@@ -57,6 +57,8 @@ SUPPORTED_CURRENCIES = frozenset({"ZMW"})
 # What a staff user needs (payments.models declares them).
 RESOLVE_REVIEW_PERMISSION = "payments.resolve_review"
 RECHECK_PERMISSION = "payments.recheck_payment"
+RESOLVE_PERMISSION = "payments.resolve_payment"
+REFUND_PERMISSION = "payments.refund_payment"
 
 _OPERATIONS = {
     Flow.COLLECTION: Operation.REQUEST_PAYMENT,
@@ -309,7 +311,9 @@ def create_refund(
     external_id: str | None = None,
     description: str = "",
 ) -> Payment:
-    """A refund of (part of) a successful collection, checked under the original's row lock."""
+    """A refund of (part of) a successful collection, checked under the original's row lock.
+    A staff actor needs `payments.refund_payment` (a key refunds its own tenant's)."""
+    audit.require_permission(actor, REFUND_PERMISSION)
     original = Payment.objects.select_for_update().get(pk=payment.pk)
     if original.flow != Flow.COLLECTION or original.status != Status.SUCCESSFUL:
         raise errors.RefundNotAllowed(
@@ -825,39 +829,96 @@ def resolve_review(
     PermissionDenied when a staff actor lacks `payments.resolve_review`.
     """
     audit.require_permission(actor, RESOLVE_REVIEW_PERMISSION)
-    if status not in FINAL_STATUSES:
-        raise errors.invalid_field("status", "A review settles a payment SUCCESSFUL or FAILED.")
-    reason, provider_transaction_id = reason.strip(), provider_transaction_id.strip()
-    if not reason:
-        raise errors.invalid_field("reason", "Say how the outcome was established.")
     locked = _locked(payment.pk)
     if not locked.needs_review:
         raise errors.PaymentNotUnderReview(
             f"{locked.public_id} is {locked.status} and not flagged for a manual review."
         )
-    audit.record(
+    _settle_by_hand(
+        locked,
+        status=status,
+        reason=reason,
+        provider_transaction_id=provider_transaction_id,
         actor=actor,
         action="payment.review_resolved",
+        why="after a manual review",
+        data={"flagged_because": locked.review_reason},
+    )
+    return locked
+
+
+@transaction.atomic
+def resolve_payment(
+    *,
+    payment: Payment,
+    status: Status,
+    reason: str,
+    actor: audit.Actor,
+    provider_transaction_id: str = "",
+) -> Payment:
+    """Ops settle a stuck PENDING payment by hand, SUCCESSFUL or FAILED, once they know its
+    outcome from the operator (its portal, a statement): the same path as a review, for any
+    pending payment. The merchant gets its webhook event like for any final status.
+
+    Raises PaymentAlreadyFinal for a final payment, PermissionDenied when a staff actor lacks
+    `payments.resolve_payment`.
+    """
+    audit.require_permission(actor, RESOLVE_PERMISSION)
+    locked = _locked(payment.pk)
+    if locked.is_final:
+        raise errors.PaymentAlreadyFinal(f"{locked.public_id} is already {locked.status}.")
+    _settle_by_hand(
+        locked,
+        status=status,
+        reason=reason,
+        provider_transaction_id=provider_transaction_id,
+        actor=actor,
+        action="payment.resolved_by_hand",
+        why="by hand",
+    )
+    return locked
+
+
+def _settle_by_hand(
+    locked: Payment,
+    *,
+    status: Status,
+    reason: str,
+    provider_transaction_id: str,
+    actor: audit.Actor,
+    action: str,
+    why: str,
+    data: dict[str, Any] | None = None,
+) -> None:
+    """A staff member's word on a locked PENDING payment's outcome, with a mandatory reason,
+    audited, through the one writer of status (ledger, merchant event and all)."""
+    if status not in FINAL_STATUSES:
+        raise errors.invalid_field("status", "Settle a payment SUCCESSFUL or FAILED.")
+    reason, provider_transaction_id = reason.strip(), provider_transaction_id.strip()
+    if not reason:
+        raise errors.invalid_field("reason", "Say how the outcome was established.")
+    audit.record(
+        actor=actor,
+        action=action,
         target=locked,
         tenant=locked.tenant,
         data={
             "public_id": locked.public_id,
             "status": status,
             "reason": reason,
-            "flagged_because": locked.review_reason,
             "provider_transaction_id": provider_transaction_id,
+            **(data or {}),
         },
     )
     transition_payment(
         payment=locked,
         status=status,
         failure_code=FailureCode.PROVIDER_ERROR,
-        failure_message=f"Settled by ops after a manual review: {reason}",
+        failure_message=f"Settled by ops {why}: {reason}",
         provider_transaction_id=provider_transaction_id,
         actor=actor,
     )
-    logger.info("manual review resolved", extra={**_log_context(locked), "status": status})
-    return locked
+    logger.info("payment settled by hand", extra={**_log_context(locked), "status": status})
 
 
 @transaction.atomic

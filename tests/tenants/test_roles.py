@@ -32,6 +32,8 @@ MONEY_AND_KEY_PERMISSIONS = {
     "payments.adjust_balance",
     "payments.resolve_review",
     "payments.recheck_payment",
+    "payments.resolve_payment",
+    "payments.refund_payment",
     "tenants.activate_tenant",
     "tenants.manage_api_keys",
     "tenants.issue_live_key",
@@ -73,7 +75,12 @@ def test_the_roles_exist_and_only_staff_roles_hold_money_and_key_permissions() -
     assert not held["read_only"] & MONEY_AND_KEY_PERMISSIONS
     assert "payments.view_payment_secrets" not in held["support"] | held["read_only"]
     assert held["admin"] >= MONEY_AND_KEY_PERMISSIONS
-    assert {"payments.resolve_review", "payments.recheck_payment"} <= held["ops"]
+    assert {
+        "payments.resolve_review",
+        "payments.recheck_payment",
+        "payments.resolve_payment",
+        "payments.refund_payment",
+    } <= held["ops"]
     assert "tenants.issue_live_key" not in held["ops"] | held["finance"]
 
 
