@@ -248,6 +248,7 @@ def _insert_created(payment: Payment, *, actor: audit.Actor) -> bool:
         action="payment.created",
         target_type=Payment._meta.label_lower,
         target_id=None,  # the payment's id, which the statement makes
+        target_ref=payment.public_id,
         tenant_id=payment.tenant_id,
         data={"public_id": payment.public_id, "flow": payment.flow, "amount": str(payment.amount)},
     )

@@ -1,35 +1,43 @@
-"""The payment page's actions: settling a stuck payment by hand and refunding from the
-back-office, for the `ops` and `admin` roles (gateway.staff_auth asks them for a second
-factor)."""
+"""The payment page's actions (settling a stuck payment by hand, refunding from the
+back-office) for `ops` and `admin`; creating tenants from the back-office for `admin`.
+gateway.staff_auth asks all of them for a second factor."""
 
 from typing import Any
 
 from django.db import migrations
 
-DESK_ACTIONS = ["resolve_payment", "refund_payment"]
-ROLES = ["ops", "admin"]
+GRANTS = {
+    "ops": ["payments.resolve_payment", "payments.refund_payment"],
+    "admin": ["payments.resolve_payment", "payments.refund_payment", "tenants.add_tenant"],
+}
+
+
+def _permissions(apps: Any, labels: list[str]) -> list[Any]:
+    permission_model = apps.get_model("auth", "Permission")
+    found = []
+    for label in labels:
+        app_label, codename = label.split(".")
+        found.append(
+            permission_model.objects.get(content_type__app_label=app_label, codename=codename)
+        )
+    return found
 
 
 def grant(apps: Any, schema_editor: Any) -> None:
     from django.contrib.auth.management import create_permissions
 
-    payments = apps.get_app_config("payments")
-    payments.models_module = True
-    create_permissions(payments, apps=apps, verbosity=0)
-    payments.models_module = None
-    permissions = apps.get_model("auth", "Permission").objects.filter(
-        content_type__app_label="payments", codename__in=DESK_ACTIONS
-    )
-    for group in apps.get_model("auth", "Group").objects.filter(name__in=ROLES):
-        group.permissions.add(*permissions)
+    for app_label in ("payments", "tenants"):
+        app_config = apps.get_app_config(app_label)
+        app_config.models_module = True
+        create_permissions(app_config, apps=apps, verbosity=0)
+        app_config.models_module = None
+    for group in apps.get_model("auth", "Group").objects.filter(name__in=GRANTS):
+        group.permissions.add(*_permissions(apps, GRANTS[group.name]))
 
 
 def revoke(apps: Any, schema_editor: Any) -> None:
-    permissions = apps.get_model("auth", "Permission").objects.filter(
-        content_type__app_label="payments", codename__in=DESK_ACTIONS
-    )
-    for group in apps.get_model("auth", "Group").objects.filter(name__in=ROLES):
-        group.permissions.remove(*permissions)
+    for group in apps.get_model("auth", "Group").objects.filter(name__in=GRANTS):
+        group.permissions.remove(*_permissions(apps, GRANTS[group.name]))
 
 
 class Migration(migrations.Migration):
