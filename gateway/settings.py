@@ -91,7 +91,7 @@ INSTALLED_APPS = [
     "procrastinate.contrib.django",
     # Staff sign-in: a TOTP second factor (gateway.staff_auth) and lockout after failures.
     "django_otp",
-    "django_otp.plugins.otp_totp",
+    "gateway.apps.StaffTOTPConfig",  # django_otp.plugins.otp_totp
     "axes",
     "gateway",
     "tenants",

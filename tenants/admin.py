@@ -226,6 +226,9 @@ class TenantAdmin(TenantScopedAdmin[Tenant]):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # deactivate instead: payments and the audit trail point at tenants
 
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # its page is a view ("View tenant", no SAVE); the actions change it
+
     @admin.display(description="payments")
     def payments(self, tenant: Tenant) -> SafeString:
         url = reverse("admin:payments_payment_changelist")
