@@ -369,14 +369,21 @@ class PaymentAdmin(TenantScopedAdmin[Payment]):
         panel = {
             "refund_form": RefundForm(),
             "resolve_form": ResolveReviewForm(auto_id="resolve_%s"),
+            "recheck_final_days": services.RECHECK_FINAL_WITHIN.days,
         }
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), **panel})
 
     def recheck_view(self, request: HttpRequest, payment_pk: int) -> HttpResponse:
         def recheck(payment: Payment, actor: Actor) -> str:
-            if services.recheck_payment(payment=payment, actor=actor):
+            queued = services.recheck_payment(payment=payment, actor=actor)
+            if queued and payment.is_final:
+                return (
+                    f"Asking the operator whether it agrees with {payment.status}; its answer "
+                    "joins the timeline (reload in a few seconds). The status stays as it is."
+                )
+            if queued:
                 return "Queued a status check with the operator; reload in a few seconds."
-            return f"{payment} is already {payment.status}: nothing to ask (the request is logged)."
+            return f"Nothing to ask the operator about {payment} (the request is logged)."
 
         return self._panel_action(request, payment_pk, services.RECHECK_PERMISSION, recheck)
 

@@ -922,12 +922,24 @@ def _settle_by_hand(
     logger.info("payment settled by hand", extra={**_log_context(locked), "status": status})
 
 
+# A final payment this recent can still be re-checked: the operator is asked and its answer
+# kept in the timeline, and a disagreement flagged (the status itself never changes).
+RECHECK_FINAL_WITHIN = timedelta(days=7)
+
+
 @transaction.atomic
 def recheck_payment(*, payment: Payment, actor: audit.Actor) -> bool:
     """Ops ask the operator again (the admin's re-check): audited whether or not a check is
-    queued, so the trail shows who asked. False for a final payment (nothing queued)."""
+    queued, so the trail shows who asked. A pending payment gets a status refresh; a final one
+    finished within RECHECK_FINAL_WITHIN, a comparison (`compare_with_operator`). False when
+    nothing is queued (an older final payment, or one the operator cannot be asked about)."""
     audit.require_permission(actor, RECHECK_PERMISSION)
-    queued = request_refresh(payment=payment)
+    if payment.is_final:
+        queued = _can_compare(payment)
+        if queued:
+            _defer("payments.compare_with_operator", payment.pk, deduplicate=True)
+    else:
+        queued = request_refresh(payment=payment)
     audit.record(
         actor=actor,
         action="payment.recheck_requested",
@@ -936,6 +948,46 @@ def recheck_payment(*, payment: Payment, actor: audit.Actor) -> bool:
         data={"public_id": payment.public_id, "status": payment.status, "queued": queued},
     )
     return queued
+
+
+def _can_compare(payment: Payment) -> bool:
+    recent = payment.completed_at is not None and (
+        timezone.now() - payment.completed_at <= RECHECK_FINAL_WITHIN
+    )
+    return recent and payment.submitted_at is not None and _can_enquire(payment)
+
+
+def compare_with_operator(*, payment_id: int) -> Payment:
+    """Ask the operator about a final payment and keep its answer in the timeline. The status
+    never changes (it is final); when the operator's final answer differs from ours, an audit
+    row `payment.operator_disagrees` says so, for ops to settle (a refund, reconciliation)."""
+    ensure_outside_transaction()
+    payment = Payment.objects.select_related("refund_of").get(pk=payment_id)
+    if not payment.is_final:
+        return payment
+    adapter = registry.get_adapter(payment.provider, payment.mode)
+    try:
+        result = adapter.fetch_status(instruction_for(payment))
+        calls, outcome = result.calls, str(result.outcome)
+    except ProviderError as exc:
+        calls, outcome = exc.calls, exc.kind
+    with transaction.atomic(durable=True):
+        payment = _locked(payment_id)
+        _record(payment, calls, outcome)
+        theirs = {Outcome.SUCCESSFUL: Status.SUCCESSFUL, Outcome.FAILED: Status.FAILED}
+        if outcome in theirs and theirs[Outcome(outcome)] != payment.status:
+            audit.record(
+                actor=audit.SYSTEM,
+                action="payment.operator_disagrees",
+                target=payment,
+                tenant=payment.tenant,
+                data={"public_id": payment.public_id, "ours": payment.status, "theirs": outcome},
+            )
+            logger.warning(
+                "operator disagrees with a final status",
+                extra={**_log_context(payment), "operator_outcome": outcome},
+            )
+    return payment
 
 
 def request_refresh(*, payment: Payment) -> bool:

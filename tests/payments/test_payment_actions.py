@@ -3,9 +3,11 @@ permission, is refused without it (a message, nothing changed) and leaves an aud
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
 from django.contrib.messages import get_messages
 from django.core.exceptions import PermissionDenied
 from django.test import Client
@@ -17,6 +19,7 @@ from payments import services
 from payments.models import Flow, Payment, Status
 from tenants.models import StaffMembership
 from tests.payments.factories import PaymentFactory, fund
+from tests.providers.mtn.fake import mtn_with_tokens
 from tests.staff import signed_in
 from webhooks.outbound.models import Event
 
@@ -208,3 +211,82 @@ def test_another_tenants_payment_is_not_found(staff_in, pending) -> None:
 
 def test_an_action_is_a_post(staff, pending) -> None:
     assert staff.get(f"/admin/payments/payment/{pending.pk}/resolve/").status_code == 405
+
+
+# --- re-checking a recent final payment -----------------------------------------------------
+
+BASE = settings.MTN["test"]["BASE_URL"]
+RTP = f"{BASE}/collection/v1_0/requesttopay"
+
+
+@pytest.fixture
+def mtn():
+    with mtn_with_tokens(BASE) as fake:
+        yield fake
+
+
+def _expired_yesterday() -> Payment:
+    return PaymentFactory.create(
+        status=Status.FAILED,
+        failure_code="expired",
+        submitted_at=timezone.now() - timedelta(days=1),
+        completed_at=timezone.now() - timedelta(days=1),
+    )
+
+
+def test_a_recent_final_payment_is_compared_with_the_operator(staff_in) -> None:
+    ops = staff_in("ops")
+    payment = _expired_yesterday()
+
+    _, said = _post(signed_in(ops), payment, "recheck")
+
+    assert "whether it agrees with FAILED" in said[0]
+    job = ProcrastinateJob.objects.get()
+    assert (job.task_name, job.args) == (
+        "payments.compare_with_operator",
+        {"payment_id": payment.pk},
+    )
+    assert AuditLog.objects.get(action="payment.recheck_requested").data["queued"] is True
+
+
+def test_an_old_final_payment_is_not_asked_about(staff) -> None:
+    payment = _expired_yesterday()
+    Payment.objects.filter(pk=payment.pk).update(
+        completed_at=timezone.now() - services.RECHECK_FINAL_WITHIN - timedelta(minutes=1)
+    )
+
+    _, said = _post(staff, payment, "recheck")
+
+    assert said[0].startswith("Nothing to ask the operator")
+    assert not ProcrastinateJob.objects.exists()
+    assert AuditLog.objects.get(action="payment.recheck_requested").data["queued"] is False
+
+
+def test_the_operators_disagreement_is_flagged_and_the_status_kept(mtn) -> None:
+    payment = _expired_yesterday()
+    mtn.get(
+        f"{RTP}/{payment.provider_reference}",
+        json={"status": "SUCCESSFUL", "financialTransactionId": "600198217"},
+    )
+
+    services.compare_with_operator(payment_id=payment.pk)
+
+    payment.refresh_from_db()
+    assert payment.status == Status.FAILED  # a final status never changes
+    call = payment.provider_calls.get()
+    assert (call.operation, call.outcome) == ("fetch_status", "successful")
+    row = AuditLog.objects.get(action="payment.operator_disagrees")
+    assert (row.data["ours"], row.data["theirs"]) == ("FAILED", "successful")
+
+
+def test_an_agreeing_operator_leaves_only_its_answer_in_the_timeline(mtn) -> None:
+    payment = _expired_yesterday()
+    mtn.get(
+        f"{RTP}/{payment.provider_reference}",
+        json={"status": "FAILED", "reason": "APPROVAL_REJECTED"},
+    )
+
+    services.compare_with_operator(payment_id=payment.pk)
+
+    assert payment.provider_calls.count() == 1
+    assert not AuditLog.objects.filter(action="payment.operator_disagrees").exists()
