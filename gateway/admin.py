@@ -62,18 +62,16 @@ if admin.site.is_registered(TOTPDevice):
 
 
 @admin.register(TOTPDevice)
-class StaffDeviceAdmin(admin.ModelAdmin[TOTPDevice]):
+class StaffDeviceAdmin(ReadOnlyAdmin[TOTPDevice]):
     list_display = ("user", "name", "confirmed", "created_at", "last_used_at")
     list_filter = ("confirmed",)
     search_fields = ("user__username",)
     list_select_related = ("user",)
-    fields = readonly_fields = ("user", "name", "confirmed", "created_at", "last_used_at")
+    fields = ("user", "name", "confirmed", "created_at", "last_used_at")  # never the key
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # each user enrols their own, and sees the secret once
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Deleting is the one change (otp_totp.delete_totpdevice): a reset, audited.
+        return admin.ModelAdmin.has_delete_permission(self, request, obj)
 
     def delete_model(self, request: HttpRequest, obj: TOTPDevice) -> None:
         staff_auth.reset_second_factor(device=obj, actor=staff_auth.staff_actor(request.user))

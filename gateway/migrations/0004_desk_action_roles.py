@@ -1,6 +1,7 @@
 """The payment page's actions (settling a stuck payment by hand, refunding from the
-back-office) for `ops` and `admin`; creating tenants from the back-office for `admin`.
-gateway.staff_auth asks all of them for a second factor."""
+back-office) for `ops` and `admin`; for `admin`, creating tenants from the back-office and
+resetting a staff member's second factor (a lost phone). gateway.staff_auth asks all of them
+for a second factor."""
 
 from typing import Any
 
@@ -8,7 +9,13 @@ from django.db import migrations
 
 GRANTS = {
     "ops": ["payments.resolve_payment", "payments.refund_payment"],
-    "admin": ["payments.resolve_payment", "payments.refund_payment", "tenants.add_tenant"],
+    "admin": [
+        "payments.resolve_payment",
+        "payments.refund_payment",
+        "tenants.add_tenant",
+        "otp_totp.view_totpdevice",
+        "otp_totp.delete_totpdevice",
+    ],
 }
 
 
@@ -26,7 +33,7 @@ def _permissions(apps: Any, labels: list[str]) -> list[Any]:
 def grant(apps: Any, schema_editor: Any) -> None:
     from django.contrib.auth.management import create_permissions
 
-    for app_label in ("payments", "tenants"):
+    for app_label in ("payments", "tenants", "otp_totp"):
         app_config = apps.get_app_config(app_label)
         app_config.models_module = True
         create_permissions(app_config, apps=apps, verbosity=0)
@@ -44,6 +51,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ("gateway", "0003_staff_roles"),
         ("payments", "0014_desk_action_permissions"),
+        ("otp_totp", "0003_add_timestamps"),
     ]
 
     operations = [migrations.RunPython(grant, revoke)]

@@ -234,11 +234,15 @@ def test_wrong_codes_count_and_a_right_password_does_not_clear_them(staff_in, li
     assert device.throttling_failure_count >= 1  # and django-otp's own throttle holds it back
 
 
-def test_an_administrator_resets_a_lost_device(staff, staff_in) -> None:
+def test_an_administrator_resets_a_lost_device(staff_in) -> None:
     user = staff_in("ops")
     device = device_for(user)
+    administrator = signed_in(staff_in("admin"))
+    listing = administrator.get("/admin/otp_totp/totpdevice/").content.decode()
 
-    staff.post(f"/admin/otp_totp/totpdevice/{device.pk}/delete/", {"post": "yes"})
+    assert user.username in listing and device.key not in listing
+    assert signed_in(staff_in("ops")).get("/admin/otp_totp/totpdevice/").status_code == 403
+    administrator.post(f"/admin/otp_totp/totpdevice/{device.pk}/delete/", {"post": "yes"})
 
     assert not TOTPDevice.objects.filter(user=user).exists()
     assert AuditLog.objects.filter(action="staff.second_factor_reset").exists()
