@@ -110,6 +110,14 @@ def staff(db):
 
 
 @pytest.fixture
+def admin_client(admin_user):
+    """pytest-django's superuser client, past the second factor a superuser always needs."""
+    from tests.staff import signed_in
+
+    return signed_in(admin_user)
+
+
+@pytest.fixture
 def staff_in(db):
     """`staff_in("ops")`: a new staff user (not a superuser) in these back-office roles, the
     groups gateway migration 0003 creates."""

@@ -11,12 +11,16 @@ as a function `step(desk, world)` in that list, before `rotate_a_key`.
 from __future__ import annotations
 
 import re
+from base64 import b32decode
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.utils import timezone
+from django_otp.oath import TOTP
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import sync_playwright
 
 from audit.models import AuditLog
@@ -122,6 +126,11 @@ def rotate_a_key(desk: Desk, world: World) -> None:
     assert "payment.resolved_by_hand" in desk.page.content()
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _fresh_artifacts() -> None:
+    fresh_artifacts()
+
+
 STEPS: list[Callable[[Desk, World], None]] = [
     find_the_payment_by_number,
     recheck_it,
@@ -136,7 +145,6 @@ def test_an_ops_journey_through_the_back_office(live_server, monkeypatch) -> Non
     # reads between steps are plain synchronous calls.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     world = _world()
-    fresh_artifacts()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(**launch_args())
         try:
@@ -150,3 +158,41 @@ def test_an_ops_journey_through_the_back_office(live_server, monkeypatch) -> Non
             browser.close()
     assert len(desk.shots) >= 2 * 12  # every page at both widths
     assert all(shot.stat().st_size > 10_000 for shot in desk.shots)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_new_ops_member_enrols_an_authenticator_in_the_browser(live_server, monkeypatch) -> None:
+    """The first sign-in of someone whose role needs a second factor: the page shows a QR
+    code and the key as text; the code an app computes from that key opens the admin."""
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    user = get_user_model().objects.create_user("new-ops", password=PASSWORD, is_staff=True)
+    user.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_payment", "resolve_payment"])
+    )
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(**launch_args())
+        try:
+            desk = Desk(
+                page=browser.new_page(viewport={"width": 1400, "height": 900}),
+                base_url=live_server.url,
+            )
+            desk.open("/admin/")
+            desk.page.fill("#id_username", user.username)
+            desk.page.fill("#id_password", PASSWORD)
+            desk.page.click("input[type=submit]")
+            desk.page.wait_for_url(re.compile(r"/admin/second-factor/enrol/"))
+            assert desk.page.locator("#otp-qr").evaluate("img => img.naturalWidth") > 100
+            key = desk.page.locator("#otp-secret").inner_text().replace(" ", "")
+            desk.shoot("enrolment")
+            desk.page.fill("#id_token", code_for_key(key))
+            desk.page.click("#otp-form input[type=submit]")
+            desk.page.wait_for_url(re.compile(r"/admin/$"))
+            assert "Payments" in desk.page.content()
+        finally:
+            browser.close()
+    assert TOTPDevice.objects.get(user=user).confirmed
+
+
+def code_for_key(key: str) -> str:
+    """What an authenticator app shows for a typed-in key (RFC 6238, 6 digits, 30 s)."""
+    return f"{TOTP(b32decode(key)).token():06d}"
