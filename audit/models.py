@@ -31,6 +31,9 @@ class AuditLog(models.Model):
     action = models.CharField(max_length=64)
     target_type = models.CharField(max_length=64)
     target_id = models.CharField(max_length=64)
+    # The id people know the target by: a payment's pay_…, a key's sk_test_…, a tenant's id
+    # (audit.services.public_ref). Empty for targets without one; the admin shows target_id.
+    target_ref = models.CharField(max_length=64, blank=True)
     data = models.JSONField(default=dict, blank=True)
     request_id = models.CharField(max_length=128, blank=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
@@ -43,6 +46,7 @@ class AuditLog(models.Model):
             models.Index(fields=["target_type", "target_id"], name="audit_target_idx"),
             models.Index(fields=["action"], name="audit_action_idx"),
             models.Index(fields=["request_id"], name="audit_request_idx"),
+            models.Index(fields=["target_ref"], name="audit_target_ref_idx"),
         ]
 
     def __str__(self) -> str:

@@ -11,6 +11,7 @@ import hmac
 import re
 import secrets
 import uuid
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -90,6 +91,10 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI assets served by us: no CDN, works offline
     "django_prometheus",
     "procrastinate.contrib.django",
+    # Staff sign-in: a TOTP second factor (gateway.staff_auth) and lockout after failures.
+    "django_otp",
+    "gateway.apps.StaffTOTPConfig",  # django_otp.plugins.otp_totp
+    "axes",
     "gateway",
     "tenants",
     "payments",
@@ -113,6 +118,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "gateway.middleware.WebCsrfViewMiddleware",
     "gateway.middleware.WebAuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # request.user.is_verified(), from the session
+    "gateway.staff_auth.SecondFactorMiddleware",  # the admin only after it, for money and keys
     "gateway.middleware.WebMessageMiddleware",
     "gateway.middleware.BackofficeTimeZoneMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -120,6 +127,8 @@ MIDDLEWARE = [
     "tenants.middleware.RateLimitMiddleware",
     "payments.middleware.IdempotencyMiddleware",
     "gateway.queryparams.StrictQueryParamsMiddleware",  # a view's declared query parameters
+    # Turns a locked-out sign-in into the lockout page (429); it touches no other request.
+    "axes.middleware.AxesMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -314,6 +323,30 @@ RATE_LIMIT_WRITE = _rate(
 )
 ALLOW_SIGNUP: bool = env.bool("ALLOW_SIGNUP", default=not PRODUCTION)
 API_KEY_ROTATION_GRACE_HOURS: int = env.int("API_KEY_ROTATION_GRACE_HOURS", default=24)
+
+# --- Staff sign-in (the back-office) ---------------------------------------------------------
+# Axes counts failed sign-ins (a wrong password, or a wrong second-factor code) per username;
+# at STAFF_LOGIN_FAILURE_LIMIT the account is locked for STAFF_LOGIN_COOLOFF_MINUTES.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses a locked-out username before any check
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT: int = env.int("STAFF_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("STAFF_LOGIN_COOLOFF_MINUTES", default=15))
+# Per username, wherever the attempts come from (behind a load balancer the client address is
+# not reliable, and a password guesser spreads over many addresses).
+AXES_LOCKOUT_PARAMETERS = ["username"]
+# Axes warns that the client address is not among them; that is the choice above (the
+# address is no part of the count, so rotating user agents or cookies changes nothing).
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+# Success resets the count only once the whole sign-in succeeded (gateway.staff_auth), so a
+# right password cannot clear the failures of wrong second-factor codes.
+AXES_RESET_ON_SUCCESS = False
+AXES_CLIENT_IP_CALLABLE = "gateway.staff_auth.client_ip"
+AXES_LOCKOUT_TEMPLATE = "admin/staff_auth/locked_out.html"
+AXES_VERBOSE = False
+# The name an authenticator app shows beside the account.
+OTP_TOTP_ISSUER = "Payment gateway back-office"
 
 # --- Jobs -------------------------------------------------------------------------------------
 
@@ -723,5 +756,7 @@ LOGGING = {
         "procrastinate.worker": {"level": "WARNING"},
         "procrastinate.jobs": {"level": "WARNING"},  # "Deferred 1 job" with the job dict
         "procrastinate.blueprints": {"level": "WARNING"},
+        # Two or three lines per sign-in; failures and lockouts (WARNING) still come through.
+        "axes": {"level": "WARNING"},
     },
 }

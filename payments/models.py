@@ -123,6 +123,8 @@ class Payment(models.Model):
             ("resolve_review", "Can settle a payment under manual review"),
             ("recheck_payment", "Can ask the operator for a payment's status again"),
             ("view_payment_secrets", "Can see a payment's callback token"),
+            ("resolve_payment", "Can settle a stuck payment by hand, with a reason"),
+            ("refund_payment", "Can refund a collection from the back-office"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["public_id"], name="payment_public_id_uniq"),

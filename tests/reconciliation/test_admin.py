@@ -29,6 +29,7 @@ from reports import selectors as reports
 from tenants.models import Mode, StaffMembership
 from tests.payments.factories import PaymentFactory
 from tests.reconciliation.statements import MTN_HEADER, csv_text, mtn_line
+from tests.staff import signed_in
 from tests.tenants.factories import TenantFactory
 
 pytestmark = pytest.mark.django_db
@@ -39,9 +40,7 @@ ITEMS = "/admin/reconciliation/reconciliationitem/"
 
 
 def _client(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
+    return signed_in(user)  # finance needs its second factor
 
 
 def _successful(tenant, transaction_id: str, amount: str = "150.00") -> Payment:

@@ -9,13 +9,13 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.test import Client
 from django.utils import timezone
 
 from payments.models import Payment, Status
 from reports import selectors
 from tenants.models import StaffMembership
 from tests.payments.factories import PaymentFactory
+from tests.staff import signed_in
 from tests.tenants.factories import TenantFactory
 
 pytestmark = pytest.mark.django_db
@@ -72,8 +72,7 @@ def test_the_numbers_per_operator_and_flow(traffic) -> None:
 def test_the_home_page_draws_charts_for_the_users_tenants_only(traffic, staff_in) -> None:
     user = staff_in("ops")
     StaffMembership.objects.create(user=user, tenant=traffic["alpha"])
-    client = Client()
-    client.force_login(user)
+    client = signed_in(user)
 
     page = client.get("/admin/").content.decode()
 
@@ -97,8 +96,7 @@ def test_the_home_page_is_a_bounded_number_of_queries(
 
 
 def test_a_user_without_payments_sees_no_dashboard(traffic, staff_in) -> None:
-    client = Client()
-    client.force_login(staff_in())
+    client = signed_in(staff_in())
 
     assert 'id="dashboard"' not in client.get("/admin/").content.decode()
 
