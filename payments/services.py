@@ -47,6 +47,7 @@ from providers.base import (
     ProviderResult,
     RefundSupport,
     RetryableError,
+    UnknownReference,
 )
 from providers.models import OperatorConfig
 from tenants.models import Mode, Tenant
@@ -426,6 +427,18 @@ def submit_payment(*, payment_id: int) -> Payment:
         if payment.send_started_at is not None:
             return _flag_unknown_attempt(payment_id)
         _log_send_started(payment)
+    return _send(payment)
+
+
+def _send(payment: Payment, *, resend: bool = False) -> Payment:
+    """Send the payment's request with its one reference and record the answer. The caller
+    holds the payment's lease and no transaction.
+
+    A `resend` repeats a request whose first answer was lost and that the operator says it
+    does not know: each attempt counts towards PAYMENT_SUBMIT_MAX_ATTEMPTS, and a refusal
+    before processing only schedules the next status check, never a failure (the first
+    request may still land)."""
+    payment_id = payment.pk
     adapter = registry.get_adapter(payment.provider, payment.mode)
     instruction = instruction_for(payment)
     send = {
@@ -442,14 +455,18 @@ def submit_payment(*, payment_id: int) -> Payment:
         with transaction.atomic(durable=True):
             payment = _locked(payment_id)
             _record(payment, exc.calls, exc.kind)
-            payment.submitted_at = timezone.now()
-            _after_pending_answer(payment, first=True)
+            payment.submitted_at = payment.submitted_at or timezone.now()
+            payment.submit_attempts += resend
+            _after_pending_answer(payment, first=not resend)
         return payment
     except RetryableError as exc:
         with transaction.atomic(durable=True):
             payment = _locked(payment_id)
             _record(payment, exc.calls, exc.kind)
             payment.submit_attempts += 1
+            if resend:
+                _after_pending_answer(payment)
+                return payment
             payment.send_started_at = None  # it never arrived: sending again is safe
             if payment.submit_attempts >= settings.PAYMENT_SUBMIT_MAX_ATTEMPTS:
                 # Every attempt was refused before processing (or the breaker was open): the
@@ -482,9 +499,9 @@ def submit_payment(*, payment_id: int) -> Payment:
     with transaction.atomic(durable=True):
         payment = _locked(payment_id)
         _record(payment, result.calls, result.outcome)
-        payment.submitted_at = timezone.now()
+        payment.submitted_at = payment.submitted_at or timezone.now()
         payment.submit_attempts += 1
-        apply_provider_result(payment=payment, result=result, first_poll=True)
+        apply_provider_result(payment=payment, result=result, first_poll=not resend)
     return payment
 
 
@@ -661,10 +678,23 @@ def refresh_payment(*, payment_id: int, scheduled: bool = True) -> Payment:
     try:
         result = adapter.fetch_status(instruction_for(payment))
     except ProviderError as exc:
+        # The operator does not know the reference: the request was lost on the way (a 5xx
+        # or a timeout before the operator stored it), or is still on its way. Sending it
+        # again with the same reference is safe either way: the operator refuses a duplicate.
+        resend = (
+            isinstance(exc, UnknownReference)
+            and payment.submit_attempts < settings.PAYMENT_SUBMIT_MAX_ATTEMPTS
+        )
         with transaction.atomic(durable=True):
             payment = _locked(payment_id)
             _record(payment, exc.calls, exc.kind)
-            _after_pending_answer(payment, scheduled=scheduled)
+            if not resend:
+                _after_pending_answer(payment, scheduled=scheduled)
+        if resend:
+            logger.warning(
+                "operator does not know the reference: sending again", extra=_log_context(payment)
+            )
+            return _send(payment, resend=True)
         return payment
     with transaction.atomic(durable=True):
         payment = _locked(payment_id)

@@ -53,6 +53,7 @@ from providers.base import (
     ProviderResult,
     RefundSupport,
     RetryableError,
+    UnknownReference,
 )
 from providers.resilience import Exchange, Resilience, Transport, tuning
 
@@ -306,6 +307,10 @@ class AirtelAdapter(ProviderAdapter):
             exchange = self._read(Operation.FETCH_STATUS, path)
             answer = read_answer(exchange.body)
             calls = [exchange.call]
+            if answer is not None and answer.code in codes.NOT_FOUND:
+                raise UnknownReference(
+                    f"Airtel does not know this id (yet): {answer.code}", calls=calls
+                )
             if answer is None or answer.verdict in (
                 Verdict.PENDING,
                 Verdict.UNKNOWN,

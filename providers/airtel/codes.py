@@ -21,6 +21,8 @@ class Verdict(enum.StrEnum):
 
 
 _F = FailureCode
+# An enquiry's "no such transaction (yet)": the id may be sent again (it is the idempotency key).
+NOT_FOUND = frozenset({"DP00800001025", "DP00900001015", "ESB000045"})
 # code -> (verdict, failure code when FAILED)
 CODES: dict[str, tuple[Verdict, FailureCode | None]] = {
     # Collections (USSD push), DP00800001…

@@ -46,6 +46,7 @@ from providers.base import (
     ProviderResult,
     RefundSupport,
     RetryableError,
+    UnknownReference,
 )
 from providers.resilience import Exchange, Resilience, Transport, tuning
 from providers.zamtel import codes, signing
@@ -184,7 +185,7 @@ class ZamtelAdapter(ProviderAdapter):
             answer = _obj(exchange.body)
             if exchange.status == 404 or str(answer.get("status")).upper() == "NOT_FOUND":
                 # Not (yet) there: the request may still be on its way. Never a failure.
-                raise OutcomeUnknownError("Zamtel does not know this id (yet)", calls=calls)
+                raise UnknownReference("Zamtel does not know this id (yet)", calls=calls)
             data = _obj(answer.get("data"))
             return self.result_of(data, calls)
 
