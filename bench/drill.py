@@ -53,9 +53,12 @@ frontend api
 
 backend gateway
     balance roundrobin
+    # As the web pods' readiness probe: a slow answer under load is not a dead instance
+    # (three checks 2 s apart, 3 s each); a killed one refuses connections at once.
     option httpchk GET /health/ready
     http-check expect status 200
-    default-server inter 1s fall 2 rise 2
+    timeout check 3s
+    default-server inter 2s fall 3 rise 2
 {servers}
 """
 
