@@ -681,10 +681,7 @@ def refresh_payment(*, payment_id: int, scheduled: bool = True) -> Payment:
         # The operator does not know the reference: the request was lost on the way (a 5xx
         # or a timeout before the operator stored it), or is still on its way. Sending it
         # again with the same reference is safe either way: the operator refuses a duplicate.
-        resend = (
-            isinstance(exc, UnknownReference)
-            and payment.submit_attempts < settings.PAYMENT_SUBMIT_MAX_ATTEMPTS
-        )
+        resend = isinstance(exc, UnknownReference) and _may_resend(payment)
         with transaction.atomic(durable=True):
             payment = _locked(payment_id)
             _record(payment, exc.calls, exc.kind)
@@ -992,6 +989,19 @@ def _after_pending_answer(payment: Payment, *, first: bool = False, scheduled: b
             payment.poll_count += 1
         payment.next_poll_at = min(now + _backoff(payment.poll_count), payment.expires_at)
     _save_progress(payment, release=True)
+
+
+def _may_resend(payment: Payment) -> bool:
+    """Whether a request the operator does not know may be sent again: at most
+    PAYMENT_SUBMIT_MAX_ATTEMPTS times, and only in the first half of the payment's window, so
+    that a request sent again has time to settle before the payment could expire (an expired
+    payment must never have a live request at its operator)."""
+    assert payment.submitted_at is not None  # noqa: S101  # only a sent payment is refreshed
+    half_window = (payment.expires_at - payment.submitted_at) / 2
+    return (
+        payment.submit_attempts < settings.PAYMENT_SUBMIT_MAX_ATTEMPTS
+        and timezone.now() < payment.submitted_at + half_window
+    )
 
 
 def _can_enquire(payment: Payment) -> bool:

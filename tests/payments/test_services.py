@@ -410,3 +410,23 @@ def test_a_resend_refused_before_processing_never_fails_the_payment(mtn, setting
     payment.refresh_from_db()
     assert payment.status == Status.PENDING and payment.submitted_at is not None
     assert payment.next_poll_at is not None and payment.busy_until is None
+
+
+def test_a_lost_request_is_not_sent_again_in_the_second_half_of_its_window(mtn) -> None:
+    # A request sent again late could still be live at the operator when the payment
+    # expires FAILED: money moved under a failed payment.
+    mtn.post(RTP, body=requests.ReadTimeout())
+    payment = PaymentFactory.create()
+    services.submit_payment(payment_id=payment.pk)
+    payment.refresh_from_db()
+    window = payment.expires_at - payment.submitted_at
+    Payment.objects.filter(pk=payment.pk).update(
+        submitted_at=timezone.now() - window * 0.6, expires_at=timezone.now() + window * 0.4
+    )
+    mtn.get(f"{RTP}/{payment.provider_reference}", status=404, json=NOT_FOUND)
+
+    services.refresh_payment(payment_id=payment.pk)
+
+    payment.refresh_from_db()
+    assert len(_references(mtn)) == 1  # only the first: no resend
+    assert payment.status == Status.PENDING and payment.next_poll_at is not None
