@@ -419,6 +419,7 @@ def test_a_lost_request_is_not_sent_again_in_the_second_half_of_its_window(mtn) 
     payment = PaymentFactory.create()
     services.submit_payment(payment_id=payment.pk)
     payment.refresh_from_db()
+    assert payment.submitted_at is not None
     window = payment.expires_at - payment.submitted_at
     Payment.objects.filter(pk=payment.pk).update(
         submitted_at=timezone.now() - window * 0.6, expires_at=timezone.now() + window * 0.4
