@@ -10,7 +10,7 @@ CURL_HOST := $(if $(filter 0.0.0.0 ::,$(HOST)),127.0.0.1,$(HOST))
 # starting the embedded server.
 MYPY_ENV := DATABASE_URL=postgres://mypy@127.0.0.1:9/mypy
 
-.PHONY: run test stop lint check-migrations ci clean-var bench deploy-check
+.PHONY: run test stop lint check-migrations ci clean-var bench deploy-check chaos drill
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -101,6 +101,21 @@ stop:
 bench: $(VENV)/.dev
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(PY) bench/throughput.py $(BENCH_ARGS)
+
+# The chaos run (bench/chaos.py): CHAOS_PAYMENTS payments (default 10,000) through slow,
+# flaky simulators while an operator worker is SIGKILLed twice and PostgreSQL restarts once;
+# exits non-zero if a payment is stuck, doubled, or its event lost. Loopback only, ports
+# 8660-8662, its own PostgreSQL under var/chaos/. `.ci/run` runs a small one.
+CHAOS_PAYMENTS ?= 10000
+chaos: $(VENV)/.dev
+	CHAOS_PAYMENTS=$(CHAOS_PAYMENTS) $(PY) bench/chaos.py $(CHAOS_ARGS)
+
+# The scale-out drill (bench/drill.py, deploy/README.md): HAProxy in front of two gunicorn
+# instances, three operator workers, one web instance and one worker SIGKILLed under load.
+# haproxy is a Debian package, installed if missing. Ports 8670-8674.
+drill: $(VENV)/.dev
+	command -v haproxy >/dev/null || (apt-get update -qq && apt-get install -y -qq haproxy)
+	$(PY) bench/drill.py $(DRILL_ARGS)
 
 # Stops the embedded PostgreSQL and deletes all local data (var/).
 clean-var:

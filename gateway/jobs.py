@@ -6,10 +6,10 @@ from django.conf import settings
 from procrastinate import JobContext
 from procrastinate.contrib.django import app
 
-from gateway import ratelimit, services
+from gateway import ratelimit, schedules, services
 
 
-@app.periodic(cron=f"*/{settings.JOB_RECOVERY_INTERVAL_SECONDS} * * * * *")  # 6th column: s
+@app.periodic(cron=schedules.every_seconds(settings.JOB_RECOVERY_INTERVAL_SECONDS))
 @app.task(queue="scheduler", name="gateway.recover_stalled_jobs", pass_context=True)
 async def recover_stalled_jobs(context: JobContext, timestamp: int) -> None:
     await services.recover_stalled_jobs(

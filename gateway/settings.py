@@ -700,6 +700,21 @@ ZAMTEL_SIMULATOR_SLOW_SECONDS: float = env.float(
 )
 ZAMTEL_SIMULATOR_LATENCY_MS: int = env.int("ZAMTEL_SIMULATOR_LATENCY_MS", default=0)
 ZAMTEL_SIMULATOR_FAILURE_RATE: float = env.float("ZAMTEL_SIMULATOR_FAILURE_RATE", default=0.0)
+# Chaos runs (providers/sandbox/chaos.py, bench/chaos.py): shares (0..1) of money-moving
+# requests whose answer is held past the caller's read timeout (each simulator's
+# *_SIMULATOR_SLOW_SECONDS), answered 500 on the first attempt, or never called back; status
+# reads are held or answered 503 at the same rates. Drawn from SIMULATOR_CHAOS_SEED and each
+# reference, so a run is reproducible. Off (0) by default; refused in production.
+SIMULATOR_CHAOS_SEED: int = env.int("SIMULATOR_CHAOS_SEED", default=0)
+SIMULATOR_CHAOS_TIMEOUT_RATE: float = env.float("SIMULATOR_CHAOS_TIMEOUT_RATE", default=0.0)
+SIMULATOR_CHAOS_ERROR_RATE: float = env.float("SIMULATOR_CHAOS_ERROR_RATE", default=0.0)
+SIMULATOR_CHAOS_LOST_CALLBACK_RATE: float = env.float(
+    "SIMULATOR_CHAOS_LOST_CALLBACK_RATE", default=0.0
+)
+if PRODUCTION and (
+    SIMULATOR_CHAOS_TIMEOUT_RATE or SIMULATOR_CHAOS_ERROR_RATE or SIMULATOR_CHAOS_LOST_CALLBACK_RATE
+):
+    raise ImproperlyConfigured("SIMULATOR_CHAOS_* rates must be 0 when DJANGO_ENV=production")
 # END simulator settings
 
 # The modes whose operator credentials production requires: `test`, `live` (every operator)

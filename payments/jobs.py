@@ -12,6 +12,7 @@ from django.db import InterfaceError, OperationalError
 from procrastinate import RetryStrategy
 from procrastinate.contrib.django import app
 
+from gateway import schedules
 from payments import idempotency, services
 
 OPERATOR_QUEUE = "operator"
@@ -38,13 +39,13 @@ def compare_with_operator(payment_id: int) -> None:
     services.compare_with_operator(payment_id=payment_id)
 
 
-@app.periodic(cron=f"*/{settings.PAYMENT_POLLER_INTERVAL_SECONDS} * * * * *")  # 6th column: s
+@app.periodic(cron=schedules.every_seconds(settings.PAYMENT_POLLER_INTERVAL_SECONDS))
 @app.task(queue=SCHEDULER_QUEUE, name="payments.poll_due_payments")
 def poll_due_payments(timestamp: int) -> None:
     services.poll_due_payments()
 
 
-@app.periodic(cron="*/30 * * * * *")
+@app.periodic(cron=schedules.every_seconds(30))
 @app.task(queue=SCHEDULER_QUEUE, name="payments.expire_overdue_payments")
 def expire_overdue_payments(timestamp: int) -> None:
     services.expire_overdue_payments()

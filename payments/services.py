@@ -47,6 +47,7 @@ from providers.base import (
     ProviderResult,
     RefundSupport,
     RetryableError,
+    UnknownReference,
 )
 from providers.models import OperatorConfig
 from tenants.models import Mode, Tenant
@@ -431,6 +432,18 @@ def submit_payment(*, payment_id: int) -> Payment:
         if payment.send_started_at is not None:
             return _flag_unknown_attempt(payment_id)
         _log_send_started(payment)
+    return _send(payment)
+
+
+def _send(payment: Payment, *, resend: bool = False) -> Payment:
+    """Send the payment's request with its one reference and record the answer. The caller
+    holds the payment's lease and no transaction.
+
+    A `resend` repeats a request whose first answer was lost and that the operator says it
+    does not know: each attempt counts towards PAYMENT_SUBMIT_MAX_ATTEMPTS, and a refusal
+    before processing only schedules the next status check, never a failure (the first
+    request may still land)."""
+    payment_id = payment.pk
     adapter = registry.get_adapter(payment.provider, payment.mode)
     instruction = instruction_for(payment)
     send = {
@@ -447,14 +460,18 @@ def submit_payment(*, payment_id: int) -> Payment:
         with transaction.atomic(durable=True):
             payment = _locked(payment_id)
             _record(payment, exc.calls, exc.kind)
-            payment.submitted_at = timezone.now()
-            _after_pending_answer(payment, first=True)
+            payment.submitted_at = payment.submitted_at or timezone.now()
+            payment.submit_attempts += resend
+            _after_pending_answer(payment, first=not resend)
         return payment
     except RetryableError as exc:
         with transaction.atomic(durable=True):
             payment = _locked(payment_id)
             _record(payment, exc.calls, exc.kind)
             payment.submit_attempts += 1
+            if resend:
+                _after_pending_answer(payment)
+                return payment
             payment.send_started_at = None  # it never arrived: sending again is safe
             if payment.submit_attempts >= settings.PAYMENT_SUBMIT_MAX_ATTEMPTS:
                 # Every attempt was refused before processing (or the breaker was open): the
@@ -487,9 +504,9 @@ def submit_payment(*, payment_id: int) -> Payment:
     with transaction.atomic(durable=True):
         payment = _locked(payment_id)
         _record(payment, result.calls, result.outcome)
-        payment.submitted_at = timezone.now()
+        payment.submitted_at = payment.submitted_at or timezone.now()
         payment.submit_attempts += 1
-        apply_provider_result(payment=payment, result=result, first_poll=True)
+        apply_provider_result(payment=payment, result=result, first_poll=not resend)
     return payment
 
 
@@ -681,10 +698,20 @@ def refresh_payment(*, payment_id: int, scheduled: bool = True) -> Payment:
     try:
         result = adapter.fetch_status(instruction_for(payment))
     except ProviderError as exc:
+        # The operator does not know the reference: the request was lost on the way (a 5xx
+        # or a timeout before the operator stored it), or is still on its way. Sending it
+        # again with the same reference is safe either way: the operator refuses a duplicate.
+        resend = isinstance(exc, UnknownReference) and _may_resend(payment)
         with transaction.atomic(durable=True):
             payment = _locked(payment_id)
             _record(payment, exc.calls, exc.kind)
-            _after_pending_answer(payment, scheduled=scheduled)
+            if not resend:
+                _after_pending_answer(payment, scheduled=scheduled)
+        if resend:
+            logger.warning(
+                "operator does not know the reference: sending again", extra=_log_context(payment)
+            )
+            return _send(payment, resend=True)
         return payment
     with transaction.atomic(durable=True):
         payment = _locked(payment_id)
@@ -1096,6 +1123,19 @@ def _after_pending_answer(payment: Payment, *, first: bool = False, scheduled: b
             payment.poll_count += 1
         payment.next_poll_at = min(now + _backoff(payment.poll_count), payment.expires_at)
     _save_progress(payment, release=True)
+
+
+def _may_resend(payment: Payment) -> bool:
+    """Whether a request the operator does not know may be sent again: at most
+    PAYMENT_SUBMIT_MAX_ATTEMPTS times, and only in the first half of the payment's window, so
+    that a request sent again has time to settle before the payment could expire (an expired
+    payment must never have a live request at its operator)."""
+    assert payment.submitted_at is not None  # noqa: S101  # only a sent payment is refreshed
+    half_window = (payment.expires_at - payment.submitted_at) / 2
+    return (
+        payment.submit_attempts < settings.PAYMENT_SUBMIT_MAX_ATTEMPTS
+        and timezone.now() < payment.submitted_at + half_window
+    )
 
 
 def _can_enquire(payment: Payment) -> bool:

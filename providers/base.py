@@ -10,6 +10,8 @@ each adapter, into three kinds that decide what the money path does next:
   the payment with the error's `failure_code`.
 - `OutcomeUnknownError`: the request may have reached the operator (a read timeout after it
   was sent). Never a failure and never a new reference: poll the status until it is known.
+  Its `UnknownReference` case (the status check does not find the reference) lets the same
+  request be sent again with the same reference, which the operator deduplicates.
 """
 
 from __future__ import annotations
@@ -208,6 +210,16 @@ class PermanentError(ProviderError):
 
 class OutcomeUnknownError(ProviderError):
     kind = "outcome_unknown"
+
+
+class UnknownReference(OutcomeUnknownError):
+    """A status check: the operator does not know our reference (yet). Not proof that a
+    request never arrived (it may still be on its way), so never a failure; but every operator
+    refuses a second request with the same reference as a duplicate, so sending it again is
+    safe, and is how a request lost on the way (a 5xx, a timeout before it was stored) gets
+    through (payments.services.refresh_payment)."""
+
+    kind = "unknown_reference"
 
 
 class ConfigurationError(PermanentError):

@@ -35,6 +35,7 @@ from providers.base import (
     ProviderResult,
     ProviderUnavailable,
     RetryableError,
+    UnknownReference,
 )
 
 T = TypeVar("T")
@@ -48,9 +49,10 @@ def tuning(provider: Provider | str, name: str) -> Any:
 
 
 def _is_system_failure(exc_type: type[BaseException], exc: BaseException) -> bool:
-    # What says the operator is sick: not a business refusal, and not our own fail-fast.
+    # What says the operator is sick: not a business refusal, not our own fail-fast, and not
+    # a status check's clear "no such reference" (the operator answered).
     return issubclass(exc_type, RetryableError | OutcomeUnknownError) and not issubclass(
-        exc_type, ProviderUnavailable
+        exc_type, ProviderUnavailable | UnknownReference
     )
 
 

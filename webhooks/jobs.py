@@ -12,6 +12,7 @@ from django.db import InterfaceError, OperationalError
 from procrastinate import RetryStrategy
 from procrastinate.contrib.django import app
 
+from gateway import schedules
 from webhooks import services
 from webhooks.outbound import services as outbound
 
@@ -38,7 +39,7 @@ def deliver(endpoint_id: int, slot: int) -> None:
     outbound.deliver_due(endpoint_id=endpoint_id, slot=slot)
 
 
-@app.periodic(cron=f"*/{settings.WEBHOOK_DISPATCH_INTERVAL_SECONDS} * * * * *")  # 6th column: s
+@app.periodic(cron=schedules.every_seconds(settings.WEBHOOK_DISPATCH_INTERVAL_SECONDS))
 @app.task(queue="scheduler", name="webhooks.dispatch_due_deliveries")
 def dispatch_due_deliveries(timestamp: int) -> None:
     outbound.dispatch_due_deliveries()

@@ -10,11 +10,11 @@ from typing import Any
 
 from providers.base import (
     FailureCode,
-    OutcomeUnknownError,
     PermanentError,
     ProviderCall,
     ProviderError,
     RetryableError,
+    UnknownReference,
 )
 
 FAILURE_CODES: dict[str, FailureCode] = {
@@ -71,7 +71,7 @@ def classify_response(
     message = (body.get("message") if isinstance(body, dict) else None) or f"HTTP {status}"
     if status == 404 and is_status_read:
         # Just after submission MTN may not show the reference yet: not proof it never arrived.
-        return OutcomeUnknownError(f"MTN does not know the reference yet ({code})", calls=calls)
+        return UnknownReference(f"MTN does not know the reference yet ({code})", calls=calls)
     if status in (401, 403):
         # Our credentials or IP allow-list: an operations problem, not the payer's. The payment
         # waits (and the breaker opens) until it is fixed.

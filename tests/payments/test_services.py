@@ -341,3 +341,93 @@ def test_every_customer_message_is_a_plain_sentence() -> None:
         text = failure.customer_message
         assert text[0].isupper() and text.endswith("."), code
         assert "_" not in text, code  # no operator or gateway codes shown to customers
+
+
+# --- a request lost on its way is sent again, with the same reference ----------------------
+
+NOT_FOUND = {"code": "RESOURCE_NOT_FOUND", "message": "Requested resource was not found."}
+
+
+def _references(mtn) -> list[str]:
+    return [call.request.headers["X-Reference-Id"] for call in _requests_to_pay(mtn)]
+
+
+def test_refresh_sends_a_lost_request_again_with_its_reference_when_the_operator_does_not_know_it(
+    mtn,
+) -> None:
+    # Found by the chaos run (bench/chaos.py): a 500 or a timeout before the operator stored
+    # the request left the payment polling "not found" until it expired.
+    mtn.post(RTP, body=requests.ReadTimeout())
+    mtn.post(RTP, status=202)
+    payment = PaymentFactory.create()
+    services.submit_payment(payment_id=payment.pk)
+    payment.refresh_from_db()
+    first_sent = payment.submitted_at
+    mtn.get(f"{RTP}/{payment.provider_reference}", status=404, json=NOT_FOUND)
+
+    services.refresh_payment(payment_id=payment.pk)
+
+    payment.refresh_from_db()
+    assert _references(mtn) == [str(payment.provider_reference)] * 2
+    assert (payment.status, payment.submit_attempts) == (Status.PENDING, 1)
+    assert payment.submitted_at == first_sent and payment.busy_until is None
+    assert payment.next_poll_at is not None
+    assert list(payment.provider_calls.values_list("operation", "outcome")) == [
+        ("request_payment", "outcome_unknown"),
+        ("fetch_status", "unknown_reference"),
+        ("request_payment", "pending"),
+    ]
+
+
+def test_a_lost_request_is_sent_again_at_most_the_submission_attempts(mtn, settings) -> None:
+    settings.PAYMENT_SUBMIT_MAX_ATTEMPTS = 2
+    mtn.post(RTP, body=requests.ReadTimeout())
+    payment = PaymentFactory.create()
+    services.submit_payment(payment_id=payment.pk)
+    mtn.get(f"{RTP}/{payment.provider_reference}", status=404, json=NOT_FOUND)
+
+    for _ in range(4):
+        services.refresh_payment(payment_id=payment.pk)
+
+    payment.refresh_from_db()
+    assert len(_references(mtn)) == 3  # the first, then two resends
+    assert set(_references(mtn)) == {str(payment.provider_reference)}
+    assert (payment.status, payment.submit_attempts) == (Status.PENDING, 2)
+
+
+def test_a_resend_refused_before_processing_never_fails_the_payment(mtn, settings) -> None:
+    # The first request may still land (held on its way): failing the payment could leave
+    # money moved under a FAILED payment. The poller keeps asking until the window ends.
+    settings.PAYMENT_SUBMIT_MAX_ATTEMPTS = 1
+    mtn.post(RTP, body=requests.ReadTimeout())
+    mtn.post(RTP, status=503, json={"code": "SERVICE_UNAVAILABLE", "message": "down"})
+    payment = PaymentFactory.create()
+    services.submit_payment(payment_id=payment.pk)
+    mtn.get(f"{RTP}/{payment.provider_reference}", status=404, json=NOT_FOUND)
+
+    services.refresh_payment(payment_id=payment.pk)
+
+    payment.refresh_from_db()
+    assert payment.status == Status.PENDING and payment.submitted_at is not None
+    assert payment.next_poll_at is not None and payment.busy_until is None
+
+
+def test_a_lost_request_is_not_sent_again_in_the_second_half_of_its_window(mtn) -> None:
+    # A request sent again late could still be live at the operator when the payment
+    # expires FAILED: money moved under a failed payment.
+    mtn.post(RTP, body=requests.ReadTimeout())
+    payment = PaymentFactory.create()
+    services.submit_payment(payment_id=payment.pk)
+    payment.refresh_from_db()
+    assert payment.submitted_at is not None
+    window = payment.expires_at - payment.submitted_at
+    Payment.objects.filter(pk=payment.pk).update(
+        submitted_at=timezone.now() - window * 0.6, expires_at=timezone.now() + window * 0.4
+    )
+    mtn.get(f"{RTP}/{payment.provider_reference}", status=404, json=NOT_FOUND)
+
+    services.refresh_payment(payment_id=payment.pk)
+
+    payment.refresh_from_db()
+    assert len(_references(mtn)) == 1  # only the first: no resend
+    assert payment.status == Status.PENDING and payment.next_poll_at is not None

@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from providers.airtel import signing
+from providers.sandbox import chaos
 from providers.sandbox.airtel import scenarios, services
 from providers.sandbox.airtel.models import (
     AirtelAccessToken,
@@ -186,6 +187,13 @@ def _accept(
     duplicate_code: str,
     refunded_money_id: str = "",
 ) -> AirtelTransaction:
+    scenario = chaos.disturb(
+        scenario,
+        operator="airtel",
+        reference=transaction_id,
+        answers=scenarios.Answer,
+        slow_seconds=settings.AIRTEL_SIMULATOR_SLOW_SECONDS,
+    )
     if scenario.answer is scenarios.Answer.UNAVAILABLE:
         raise AirtelError(503, {"error": "Service Unavailable"})
     if scenario.answer is scenarios.Answer.FAIL_FIRST_ATTEMPT and services.is_first_attempt(
@@ -309,6 +317,8 @@ def _transaction_body(row: AirtelTransaction) -> HttpResponse:
 
 def _enquire(request: HttpRequest, *, kind: AirtelKind, transaction_id: str) -> HttpResponse:
     client_id = _authorize(request)
+    if chaos.disturb_read(slow_seconds=settings.AIRTEL_SIMULATOR_SLOW_SECONDS):
+        raise AirtelError(503, {"error": "Service Unavailable"})
     row = AirtelTransaction.objects.filter(
         kind=kind, transaction_id=transaction_id, client_id=client_id
     ).first()

@@ -18,6 +18,7 @@ from django.utils import timezone
 from procrastinate.contrib.django import app
 
 from gateway.db import ensure_outside_transaction
+from providers.sandbox import chaos
 from providers.sandbox.mtn import bodies, errors, parsing, scenarios, selectors
 from providers.sandbox.mtn.models import (
     MtnAccessToken,
@@ -257,6 +258,13 @@ def submit_transaction(
     outage (nothing stored), ResourceAlreadyExist for a reused reference.
     """
     scenario, party = _scenario_of(kind=kind, request=request, user=user)
+    scenario = chaos.disturb(
+        scenario,
+        operator="mtn",
+        reference=str(reference_id),
+        answers=scenarios.Answer,
+        slow_seconds=settings.MTN_SIMULATOR_SLOW_SECONDS,
+    )
     if scenario.answer is scenarios.Answer.UNAVAILABLE:
         raise errors.ServiceUnavailable()
     if scenario.answer is scenarios.Answer.FAIL_FIRST_ATTEMPT and _is_first_attempt(

@@ -23,6 +23,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
+from providers.sandbox import chaos
 from providers.sandbox.mtn import bodies, errors, parsing, scenarios, selectors, services
 from providers.sandbox.mtn.models import MtnKind, MtnProduct
 
@@ -300,6 +301,8 @@ def _status(
     request: HttpRequest, *, product: str, kind: MtnKind, reference_id: str
 ) -> HttpResponse:
     caller = _authorize(request, product)
+    if chaos.disturb_read(slow_seconds=settings.MTN_SIMULATOR_SLOW_SECONDS):
+        raise errors.ServiceUnavailable()
     row = selectors.get_transaction(
         product=caller.product, kind=kind, reference_id=reference_id, user=caller.user
     )

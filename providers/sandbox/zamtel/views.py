@@ -23,6 +23,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
+from providers.sandbox import chaos
 from providers.sandbox.zamtel import scenarios, services
 from providers.sandbox.zamtel.models import ZamtelKind, ZamtelStatus, ZamtelTransaction
 
@@ -131,6 +132,13 @@ def _callback_url(data: dict[str, Any]) -> str:
 def _accept(
     *, kind: ZamtelKind, id_field: str, ident: str, scenario: scenarios.Scenario, **row: Any
 ) -> HttpResponse:
+    scenario = chaos.disturb(
+        scenario,
+        operator="zamtel",
+        reference=ident,
+        answers=scenarios.Answer,
+        slow_seconds=settings.ZAMTEL_SIMULATOR_SLOW_SECONDS,
+    )
     if scenario.answer is scenarios.Answer.UNAVAILABLE:
         raise ZamtelError(503, {"failureReason": _reason("SERVICE_UNAVAILABLE", "Try later")})
     if scenario.answer is scenarios.Answer.FAIL_FIRST_ATTEMPT and services.is_first_attempt(
@@ -225,6 +233,8 @@ def refunds(request: HttpRequest) -> HttpResponse:
 
 def _enquire(request: HttpRequest, kind: ZamtelKind, transaction_id: str) -> HttpResponse:
     account = _account(request)
+    if chaos.disturb_read(slow_seconds=settings.ZAMTEL_SIMULATOR_SLOW_SECONDS):
+        raise ZamtelError(503, {"failureReason": _reason("SERVICE_UNAVAILABLE", "Try later")})
     row = ZamtelTransaction.objects.filter(
         kind=kind, transaction_id=transaction_id, account=account
     ).first()
