@@ -40,7 +40,8 @@ from tenants.authentication import ApiCaller
 
 logger = logging.getLogger(__name__)
 
-_VALID_KEY = re.compile(r"^[\x21-\x7e][\x20-\x7e]{0,254}$")  # printable ASCII, no leading space
+# Printable ASCII, no leading space; the schema documents this very pattern (gateway.openapi).
+VALID_KEY = re.compile(r"^[\x21-\x7e][\x20-\x7e]{0,254}$")
 # Headers a replay must repeat; hop-by-hop and per-response ones (request id) are left out.
 _REPLAYED_HEADERS = ("Content-Type", "Location", "Retry-After")
 # Answers given before the request's work began: not the request's result, so not stored.
@@ -58,7 +59,7 @@ class Claim:
 
 
 def validate_key(raw: str) -> str:
-    if not _VALID_KEY.match(raw):
+    if not VALID_KEY.fullmatch(raw):
         raise errors.InvalidIdempotencyKey()
     return raw
 

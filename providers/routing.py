@@ -15,6 +15,10 @@ PREFIXES: dict[str, Provider] = {
     **dict.fromkeys(("57", "77", "97"), Provider.AIRTEL),
 }
 
+# The numbers the API takes, as the schema documents them: the spellings normalize_msisdn
+# reads, for the prefixes above (every number of this shape is a valid Zambian mobile).
+SUPPORTED_MSISDN_PATTERN = r"^(?:\+?260|0)?[ -]?[579][5-7][ -]?[0-9]{3}[ -]?[0-9]{4}$"
+
 
 class InvalidMsisdn(errors.GatewayError):
     status = 400
