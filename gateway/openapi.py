@@ -197,15 +197,23 @@ def _returns_list(operation: dict[str, Any], schemas: dict[str, Any]) -> bool:
 
 def amount_pattern(maximum: Decimal) -> str:
     """An amount a client sends: > 0 (a non-zero digit somewhere), at most 2 decimal places,
-    at most `maximum` (counted in integer digits, and `maximum` itself when it is a power of
-    ten), plain ASCII digits (Python's Decimal would also read other scripts' digits).
-    drf-spectacular's own pattern allowed "", "." and a minus sign."""
-    whole = int(maximum)
-    digits = len(str(whole)) - 1
-    pattern = f"[0-9]{{1,{digits}}}(?:\\.[0-9]{{1,2}})?"
-    if whole == 10**digits and maximum == whole:
-        pattern += f"|{whole}(?:\\.00?)?"
-    return f"^(?=[0-9.]*[1-9])(?:{pattern})$"
+    at most `maximum`, plain ASCII digits (Python's Decimal would also read other scripts'
+    digits). drf-spectacular's own pattern allowed "", "." and a minus sign."""
+    whole = str(int(maximum))
+    cents = "(?:\\.[0-9]{1,2})?"
+    # Fewer digits than the maximum, then as many with a smaller digit at some position.
+    below = [f"[0-9]{{1,{len(whole) - 1}}}"] if len(whole) > 1 else []
+    for i, digit in enumerate(whole):
+        low = 1 if i == 0 and len(whole) > 1 else 0
+        if int(digit) > low:
+            rest = len(whole) - i - 1
+            below.append(
+                f"{whole[:i]}[{low}-{int(digit) - 1}]" + (f"[0-9]{{{rest}}}" if rest else "")
+            )
+    alternatives = [f"(?:{'|'.join(below)}){cents}"] if below else []
+    if maximum == int(maximum):
+        alternatives.append(f"{whole}(?:\\.00?)?")
+    return f"^(?=[0-9.]*[1-9])(?:{'|'.join(alternatives)})$"
 
 
 def _amount_maxima() -> dict[str, Decimal]:

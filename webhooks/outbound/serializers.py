@@ -171,7 +171,9 @@ class ResendSerializer(serializers.Serializer[dict[str, Any]]):
 
 class ReplaySerializer(serializers.Serializer[dict[str, Any]]):
     created_after = serializers.DateTimeField(help_text="Events created at or after this.")
-    created_before = serializers.DateTimeField(help_text="Events created before this.")
+    created_before = serializers.DateTimeField(
+        help_text="Events created before this; later than created_after."
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs["created_after"] >= attrs["created_before"]:
