@@ -390,7 +390,7 @@ JOB_RETENTION_DAYS: int = env.int("JOB_RETENTION_DAYS", default=7)
 # A job worker serves its own /metrics on this port (0: none), for containers where it does
 # not share PROMETHEUS_MULTIPROC_DIR with the web process (gateway/metrics.py).
 WORKER_METRICS_PORT: int = env.int("WORKER_METRICS_PORT", default=0)
-WORKER_METRICS_ADDRESS: str = env.str("WORKER_METRICS_ADDRESS", default="0.0.0.0")  # noqa: S104
+WORKER_METRICS_ADDRESS: str = env.str("WORKER_METRICS_ADDRESS", default="0.0.0.0")  # noqa: S104  # nosec B104
 
 # --- Metrics -----------------------------------------------------------------------------------
 # prometheus_client's multiprocess mode: every process of one host or container writes its

@@ -156,7 +156,7 @@ INSERT INTO {IdempotencyKey._meta.db_table}
 VALUES (%s, %s, %s, %s, %s, %s, %s, %s, '{{}}'::jsonb, %s, %s)
 ON CONFLICT ON CONSTRAINT idempotency_key_uniq_per_tenant_mode DO NOTHING
 RETURNING id
-"""  # noqa: S608  # the model's own table name, no input
+"""  # noqa: S608  # nosec B608  # the model's own table name, no input
 
 
 # The hot statements are written out: constant text, so the ORM compiles nothing per request.
@@ -164,7 +164,7 @@ _REPLAY_SQL = f"""
 SELECT method, path, fingerprint, response_status, response_headers, response_body
 FROM {IdempotencyKey._meta.db_table}
 WHERE tenant_id = %s AND mode = %s AND key = %s AND state = %s AND expires_at > %s
-"""  # noqa: S608  # the model's own table name, no input
+"""  # noqa: S608  # nosec B608  # the model's own table name, no input
 _COMPLETE_SQL = f"""
 UPDATE {IdempotencyKey._meta.db_table}
 SET state = %s, locked_at = NULL, response_status = %s, response_headers = %s::jsonb,
@@ -172,7 +172,7 @@ SET state = %s, locked_at = NULL, response_status = %s, response_headers = %s::j
     payment_id = (SELECT id FROM {Payment._meta.db_table}
                   WHERE tenant_id = %s AND mode = %s AND public_id = %s)
 WHERE id = %s
-"""  # noqa: S608  # the models' own table names, no input
+"""  # noqa: S608  # nosec B608  # the models' own table names, no input
 
 
 def _insert(**fields: Any) -> IdempotencyKey | None:
