@@ -217,6 +217,8 @@ def amount_pattern(maximum: Decimal) -> str:
 
 
 def _amount_maxima() -> dict[str, Decimal]:
+    # Imported when the schema is built: payments.services imports the models, which the
+    # settings (that name this module's hooks) must not need.
     from payments.services import TEST_TOP_UP_MAX
 
     payment = Decimal(settings.PAYMENT_MAX_AMOUNT)
