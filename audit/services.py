@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -57,10 +58,20 @@ def record(
             action=action,
             target_type=target._meta.label_lower,
             target_id=str(target.pk),
+            target_ref=public_ref(target),
             tenant_id=tenant.pk if tenant else None,
             data=data,
         )
     )
+
+
+def public_ref(target: models.Model) -> str:
+    """The id staff and merchants know a row by, for the audit trail: its `audit_ref` (a key's
+    sk_test_…), else its `public_id` (pay_…, evt_…), else a UUID primary key (a tenant's id)."""
+    for name in ("audit_ref", "public_id"):
+        if value := getattr(target, name, ""):
+            return str(value)
+    return str(target.pk) if isinstance(target.pk, uuid.UUID) else ""
 
 
 def row(
@@ -71,6 +82,7 @@ def row(
     target_id: str | None,
     tenant_id: object,
     data: dict[str, Any] | None = None,
+    target_ref: str = "",
 ) -> dict[str, Any]:
     """An audit row's values, by field name, as `record` writes them. For a statement that
     writes its row itself (in the same statement as its change), `target_id` may be None."""
@@ -83,6 +95,7 @@ def row(
         "action": action,
         "target_type": target_type,
         "target_id": target_id,
+        "target_ref": target_ref,
         "data": data or {},
         "request_id": "" if request_id == "-" else request_id,
         "ip_address": context.client_ip.get(),

@@ -19,10 +19,25 @@ import os
 import pstats
 import time
 from pathlib import Path
+from typing import Any
 
 import throughput  # bench/throughput.py: the script's own folder is first on sys.path
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def _wal_position(connection: Any) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_current_wal_insert_lsn()")
+        return str(cursor.fetchone()[0])
+
+
+def _wal_bytes_since(connection: Any, position: str) -> int:
+    """WAL written by the whole server since `position`: what one request's rows and index
+    entries cost PostgreSQL, a figure that, unlike CPU time, a busy machine does not blur."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), %s)", [position])
+        return int(cursor.fetchone()[0])
 
 
 def main() -> None:
@@ -97,10 +112,12 @@ def main() -> None:
             print("   ", query["sql"][:150].replace("\n", " "))
         postmaster = throughput._postmaster_pid()
         database_cpu = throughput._tree_cpu(postmaster) if postmaster else 0.0
+        wal_before = _wal_position(connection)
         cpu, started = time.process_time(), time.perf_counter()
         for _ in range(args.requests):
             one()
         elapsed = time.perf_counter() - started
+        wal_bytes = _wal_bytes_since(connection, wal_before) / args.requests
         cpu = (time.process_time() - cpu) / args.requests * 1000
         database_cpu = (
             (throughput._tree_cpu(postmaster) - database_cpu) / args.requests * 1000
@@ -111,7 +128,7 @@ def main() -> None:
         print(
             f"\n{args.requests} requests, {each:.2f} ms each (not profiled);"
             f" CPU per request: {cpu:.2f} ms here (test client included),"
-            f" {database_cpu:.2f} ms PostgreSQL"
+            f" {database_cpu:.2f} ms PostgreSQL; {wal_bytes:,.0f} bytes of WAL"
         )
         profiler = cProfile.Profile()
         started = time.perf_counter()

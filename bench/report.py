@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import statistics
+from pathlib import Path
 
 
 def percentile(samples: list[float], fraction: float) -> float:
@@ -27,3 +29,22 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
     ]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return lines
+
+
+def point_at_bench_database(name: str, root: Path) -> str:
+    """A fresh throwaway database `name`, on the embedded PostgreSQL (under `root`/var) or next
+    to DATABASE_URL's, which DATABASE_URL then names. Returns the server's admin URL, for
+    drop_bench_database."""
+    import psycopg
+
+    from gateway import embedded_db
+
+    base = os.environ.get("DATABASE_URL") or embedded_db.database_url(root / "var")
+    path, _, query = base.partition("?")
+    suffix = f"?{query}" if query else ""
+    admin = path.rsplit("/", 1)[0] + "/postgres" + suffix
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"')
+    os.environ["DATABASE_URL"] = path.rsplit("/", 1)[0] + f"/{name}" + suffix
+    return admin

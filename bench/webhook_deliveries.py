@@ -63,19 +63,7 @@ class _Server(ThreadingHTTPServer):
 
 
 def _point_at_bench_database() -> str:
-    import psycopg
-
-    from gateway import embedded_db
-
-    base = os.environ.get("DATABASE_URL") or embedded_db.database_url(ROOT / "var")
-    path, _, query = base.partition("?")
-    suffix = f"?{query}" if query else ""
-    admin = path.rsplit("/", 1)[0] + "/postgres" + suffix
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    os.environ["DATABASE_URL"] = path.rsplit("/", 1)[0] + f"/{BENCH_DB}" + suffix
-    return admin
+    return report.point_at_bench_database(BENCH_DB, ROOT)
 
 
 def main() -> None:

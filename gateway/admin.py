@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 from django.contrib import admin
 from django.core.paginator import Paginator
 from django.db import models
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 M = TypeVar("M", bound=models.Model)
@@ -26,6 +27,13 @@ class ReadOnlyAdmin(admin.ModelAdmin[M]):
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def delete_model(self, request: HttpRequest, obj: TOTPDevice) -> None:
+        staff_auth.reset_second_factor(device=obj, actor=staff_auth.staff_actor(request.user))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[TOTPDevice]) -> None:
+        for device in queryset:
+            self.delete_model(request, device)
+
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
@@ -40,3 +48,34 @@ class CappedCountPaginator(Paginator):  # type: ignore[type-arg]  # pages of any
     def count(self) -> int:
         capped: models.QuerySet[Any] = self.object_list[: self.COUNT_CAP]  # type: ignore[assignment]  # the admin pages a QuerySet
         return capped.count()
+
+
+# --- second-factor devices ----------------------------------------------------------------
+# django-otp's own admin shows and edits a device's secret; ours lists devices and deletes
+# one (a lost phone: its owner enrols a new one at the next sign-in), nothing else.
+from django_otp.plugins.otp_totp.models import TOTPDevice  # noqa: E402
+
+from gateway import staff_auth  # noqa: E402
+
+if admin.site.is_registered(TOTPDevice):
+    admin.site.unregister(TOTPDevice)
+
+
+@admin.register(TOTPDevice)
+class StaffDeviceAdmin(ReadOnlyAdmin[TOTPDevice]):
+    list_display = ("user", "name", "confirmed", "created_at", "last_used_at")
+    list_filter = ("confirmed",)
+    search_fields = ("user__username",)
+    list_select_related = ("user",)
+    fields = ("user", "name", "confirmed", "created_at", "last_used_at")  # never the key
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Deleting is the one change (otp_totp.delete_totpdevice): a reset, audited.
+        return admin.ModelAdmin.has_delete_permission(self, request, obj)
+
+    def delete_model(self, request: HttpRequest, obj: TOTPDevice) -> None:
+        staff_auth.reset_second_factor(device=obj, actor=staff_auth.staff_actor(request.user))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[TOTPDevice]) -> None:
+        for device in queryset:
+            self.delete_model(request, device)

@@ -12,6 +12,7 @@ import ipaddress
 import re
 import secrets
 import uuid
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -77,6 +78,8 @@ CSRF_TRUSTED_ORIGINS: list[str] = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # --- Applications -----------------------------------------------------------------------------
 
 INSTALLED_APPS = [
+    # Before the admin: its home page (admin/index.html) is the payments desk's dashboard.
+    "reports",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -89,12 +92,17 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI assets served by us: no CDN, works offline
     "django_prometheus",
     "procrastinate.contrib.django",
+    # Staff sign-in: a TOTP second factor (gateway.staff_auth) and lockout after failures.
+    "django_otp",
+    "gateway.apps.StaffTOTPConfig",  # django_otp.plugins.otp_totp
+    "axes",
     "gateway",
     "tenants",
     "payments",
     "providers",
     "webhooks",
     "audit",
+    "reconciliation",
     "providers.sandbox",
 ]
 
@@ -114,6 +122,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "gateway.middleware.WebCsrfViewMiddleware",
     "gateway.middleware.WebAuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # request.user.is_verified(), from the session
+    "gateway.staff_auth.SecondFactorMiddleware",  # the admin only after it, for money and keys
     "gateway.middleware.WebMessageMiddleware",
     "gateway.middleware.BackofficeTimeZoneMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -121,6 +131,8 @@ MIDDLEWARE = [
     "tenants.middleware.RateLimitMiddleware",
     "payments.middleware.IdempotencyMiddleware",
     "gateway.queryparams.StrictQueryParamsMiddleware",  # a view's declared query parameters
+    # Turns a locked-out sign-in into the lockout page (429); it touches no other request.
+    "axes.middleware.AxesMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -357,6 +369,30 @@ RATE_LIMIT_WRITE = _rate(
 ALLOW_SIGNUP: bool = env.bool("ALLOW_SIGNUP", default=not PRODUCTION)
 API_KEY_ROTATION_GRACE_HOURS: int = env.int("API_KEY_ROTATION_GRACE_HOURS", default=24)
 
+# --- Staff sign-in (the back-office) ---------------------------------------------------------
+# Axes counts failed sign-ins (a wrong password, or a wrong second-factor code) per username;
+# at STAFF_LOGIN_FAILURE_LIMIT the account is locked for STAFF_LOGIN_COOLOFF_MINUTES.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses a locked-out username before any check
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT: int = env.int("STAFF_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("STAFF_LOGIN_COOLOFF_MINUTES", default=15))
+# Per username, wherever the attempts come from (behind a load balancer the client address is
+# not reliable, and a password guesser spreads over many addresses).
+AXES_LOCKOUT_PARAMETERS = ["username"]
+# Axes warns that the client address is not among them; that is the choice above (the
+# address is no part of the count, so rotating user agents or cookies changes nothing).
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+# Success resets the count only once the whole sign-in succeeded (gateway.staff_auth), so a
+# right password cannot clear the failures of wrong second-factor codes.
+AXES_RESET_ON_SUCCESS = False
+AXES_CLIENT_IP_CALLABLE = "gateway.staff_auth.client_ip"
+AXES_LOCKOUT_TEMPLATE = "admin/staff_auth/locked_out.html"
+AXES_VERBOSE = False
+# The name an authenticator app shows beside the account.
+OTP_TOTP_ISSUER = "Payment gateway back-office"
+
 # --- Jobs -------------------------------------------------------------------------------------
 
 PROCRASTINATE_AUTODISCOVER_MODULE_NAME = "jobs"
@@ -546,6 +582,10 @@ AIRTEL: dict[str, dict[str, str]] = operator_settings.per_mode(
         "PUBLIC_KEY": {},
         # Collections are enquired no sooner than this after the push (Airtel asks 3 min).
         "ENQUIRY_DELAY_SECONDS": {"test": "5", "live": "180"},
+        # An id Airtel still does not know this long past the enquiry delay never arrived: it
+        # is sent again with the same id (Airtel refuses a duplicate id, so it cannot charge
+        # twice). Seconds, counted from our last send (collections: after the delay).
+        "NOT_FOUND_MARGIN_SECONDS": {"test": "5", "live": "120"},
     },
 )
 _AIRTEL_TUNING = operator_settings.tuning(env, "AIRTEL", {**_TUNING, "READ_TIMEOUT_PAYMENT": 30.0})
@@ -565,6 +605,9 @@ ZAMTEL: dict[str, dict[str, str]] = operator_settings.per_mode(
         # The operator's code in requests (pawaPay's name for Zamtel Zambia).
         "PROVIDER_CODE": dict.fromkeys(operator_settings.MODES, "ZAMTEL_ZMB"),
         "CURRENCY": dict.fromkeys(operator_settings.MODES, "ZMW"),
+        # An id the enquiry still does not know this long after our send never arrived: it
+        # is sent again with the same id (a reused id is ignored, so nothing moves twice).
+        "NOT_FOUND_MARGIN_SECONDS": {"test": "5", "live": "120"},
     },
 )
 _ZAMTEL_TUNING = operator_settings.tuning(env, "ZAMTEL", _TUNING)
@@ -680,6 +723,10 @@ AIRTEL_SIMULATOR_SLOW_SECONDS: float = env.float(
 )
 AIRTEL_SIMULATOR_LATENCY_MS: int = env.int("AIRTEL_SIMULATOR_LATENCY_MS", default=0)
 AIRTEL_SIMULATOR_FAILURE_RATE: float = env.float("AIRTEL_SIMULATOR_FAILURE_RATE", default=0.0)
+# Fault injection for outage tests: every collection and payout POST is answered HTTP 500,
+# either before it is recorded ("drop": it never arrived) or after ("lose_answer": it was
+# taken, the answer is lost). "off" (default): no fault.
+AIRTEL_SIMULATOR_OUTAGE: str = env.str("AIRTEL_SIMULATOR_OUTAGE", default="off")
 # --- The Zamtel simulator (providers/sandbox/zamtel), served under /sandbox/zamtel/ ------
 ZAMTEL_SIMULATOR_ENABLED: bool = env.bool("ZAMTEL_SIMULATOR_ENABLED", default=not PRODUCTION)
 # Bearer tokens the simulator accepts (like tokens issued to an account).
@@ -754,5 +801,7 @@ LOGGING = {
         "procrastinate.worker": {"level": "WARNING"},
         "procrastinate.jobs": {"level": "WARNING"},  # "Deferred 1 job" with the job dict
         "procrastinate.blueprints": {"level": "WARNING"},
+        # Two or three lines per sign-in; failures and lockouts (WARNING) still come through.
+        "axes": {"level": "WARNING"},
     },
 }

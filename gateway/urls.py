@@ -2,7 +2,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
-from gateway import docs, health, metrics, views
+from gateway import docs, health, metrics, staff_views, views
 
 urlpatterns = [
     path("health", health.HealthView.as_view(), name="health"),
@@ -15,9 +15,13 @@ urlpatterns = [
     path("api/v1/", include("providers.urls")),
     path("api/v1/", include("payments.urls")),
     path("api/v1/", include("webhooks.urls")),
+    path("api/v1/", include("reports.urls")),
     path("errors/", views.ErrorCatalogueView.as_view(), name="error-list"),
     path("errors/failures/<slug:code>", views.FailureCodeView.as_view(), name="failure-detail"),
     path("errors/<slug:code>", views.ErrorCatalogueView.as_view(), name="error-detail"),
+    # The back-office's second factor (gateway.staff_auth), before the admin's own URLs.
+    path("admin/second-factor/", staff_views.verify, name="staff-otp-verify"),
+    path("admin/second-factor/enrol/", staff_views.enrol, name="staff-otp-enrol"),
     path("admin/", admin.site.urls),
 ]
 

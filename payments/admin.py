@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -14,7 +16,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
@@ -22,14 +24,17 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from audit.services import Actor
 from gateway.admin import CappedCountPaginator
-from gateway.errors import ValidationFailed
+from gateway.errors import GatewayError, ValidationFailed
 from payments import availability, errors, routes, selectors, services
 from payments.ledger.models import Entry
 from payments.models import Payment, Status
 from providers import routing
 from providers.base import FailureCode
 from providers.models import AvailabilityOverride, OperatorConfig
+from reconciliation import admin as reconciliation_admin
+from reconciliation import services as reconciliation
 from tenants.admin import TenantScopedAdmin, has_perms, show_on_form, staff_actor
 from webhooks.models import InboundCallback
 
@@ -178,6 +183,16 @@ class ResolveReviewForm(forms.Form):
     )
 
 
+class RefundForm(forms.Form):
+    amount = forms.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        required=False,
+        help_text="Empty: what is left to refund.",
+    )
+
+
 @admin.register(Payment)
 class PaymentAdmin(TenantScopedAdmin[Payment]):
     # What ops look for first, narrow enough for 1400 px: status, amount and the ids.
@@ -199,6 +214,7 @@ class PaymentAdmin(TenantScopedAdmin[Payment]):
         "status",
         NeedsReviewFilter,
         CreatedRangeFilter,
+        reconciliation_admin.ReconciledFilter,
         "flow",
         "provider",
         "mode",
@@ -215,7 +231,9 @@ class PaymentAdmin(TenantScopedAdmin[Payment]):
     show_full_result_count = False
     paginator = CappedCountPaginator
     inlines = (InboundCallbackInline, EntryInline)
-    actions = ("recheck_with_operator", "resolve_review")
+    actions = ("recheck_with_operator", "resolve_review", reconciliation_admin.mark_reconciled)
+    # The page adds the actions panel (admin/payments/payment/actions_panel.html).
+    change_form_template = "admin/payments/payment/change_form.html"
     # Read-only: a payment moves only through the state machine (services), never by hand.
     readonly_fields = (
         *(field.name for field in Payment._meta.fields),
@@ -306,6 +324,9 @@ class PaymentAdmin(TenantScopedAdmin[Payment]):
         url = reverse("admin:payments_payment_resolve_review", args=[payment.pk])
         return format_html('needed: <a href="{}">settle after a manual review…</a>', url)
 
+    def has_mark_reconciled_permission(self, request: HttpRequest) -> bool:
+        return has_perms(request, reconciliation.MARK_PERMISSION)
+
     def has_resolve_review_permission(self, request: HttpRequest) -> bool:
         return has_perms(request, services.RESOLVE_REVIEW_PERMISSION)
 
@@ -327,9 +348,110 @@ class PaymentAdmin(TenantScopedAdmin[Payment]):
                 "<int:payment_pk>/resolve-review/",
                 self.admin_site.admin_view(self.resolve_review_view),
                 name="payments_payment_resolve_review",
-            )
+            ),
+            *(
+                path(
+                    f"<int:payment_pk>/{name}/",
+                    self.admin_site.admin_view(getattr(self, f"{name}_view")),
+                    name=f"payments_payment_{name}",
+                )
+                for name in ("recheck", "refund", "resolve")
+            ),
         ]
         return own + super().get_urls()
+
+    # --- the payment page's actions panel -------------------------------------------------
+    # Each action is a POST to its own URL, declares its permission, checks it here (with a
+    # message and no change without it) and calls the service, which checks it again and
+    # leaves the audit row. The panel's template includes one template per action.
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        panel = {
+            "refund_form": RefundForm(),
+            "resolve_form": ResolveReviewForm(auto_id="resolve_%s"),
+            "recheck_final_days": services.RECHECK_FINAL_WITHIN.days,
+        }
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), **panel})
+
+    def recheck_view(self, request: HttpRequest, payment_pk: int) -> HttpResponse:
+        def recheck(payment: Payment, actor: Actor) -> str:
+            queued = services.recheck_payment(payment=payment, actor=actor)
+            if queued and payment.is_final:
+                return (
+                    f"Asking the operator whether it agrees with {payment.status}; its answer "
+                    "joins the timeline (reload in a few seconds). The status stays as it is."
+                )
+            if queued:
+                return "Queued a status check with the operator; reload in a few seconds."
+            return f"Nothing to ask the operator about {payment} (the request is logged)."
+
+        return self._panel_action(request, payment_pk, services.RECHECK_PERMISSION, recheck)
+
+    def refund_view(self, request: HttpRequest, payment_pk: int) -> HttpResponse:
+        form = RefundForm(request.POST)
+
+        def refund(payment: Payment, actor: Actor) -> str:
+            if not form.is_valid():
+                raise ValidationFailed("The form is incomplete.", errors=_form_errors(form))
+            made = services.create_refund(
+                payment=payment, actor=actor, amount=form.cleaned_data["amount"]
+            )
+            return (
+                f"Refund {made.public_id} of {made.amount} {made.currency} created; "
+                "it goes to the operator now."
+            )
+
+        return self._panel_action(request, payment_pk, services.REFUND_PERMISSION, refund)
+
+    def resolve_view(self, request: HttpRequest, payment_pk: int) -> HttpResponse:
+        form = ResolveReviewForm(request.POST)
+
+        def resolve(payment: Payment, actor: Actor) -> str:
+            if not form.is_valid():
+                raise ValidationFailed("The form is incomplete.", errors=_form_errors(form))
+            data = form.cleaned_data
+            settled = services.resolve_payment(
+                payment=payment,
+                status=Status(data["status"]),
+                reason=data["reason"],
+                provider_transaction_id=data["provider_transaction_id"],
+                actor=actor,
+            )
+            return (
+                f"{settled} is now {settled.status}; the ledger and the merchant's webhook follow."
+            )
+
+        return self._panel_action(request, payment_pk, services.RESOLVE_PERMISSION, resolve)
+
+    def _panel_action(
+        self,
+        request: HttpRequest,
+        payment_pk: int,
+        permission: str,
+        run: Callable[[Payment, Actor], str],
+    ) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        payment = get_object_or_404(self.get_queryset(request), pk=payment_pk)
+        back = HttpResponseRedirect(reverse("admin:payments_payment_change", args=[payment.pk]))
+        if not has_perms(request, permission):
+            messages.error(
+                request, f"Refused: this needs the {permission} permission. Nothing changed."
+            )
+            return back
+        try:
+            done = run(payment, staff_actor(request))
+        except GatewayError as exc:
+            messages.error(request, f"Refused, nothing changed: {_problem_text(exc)}")
+        else:
+            messages.success(request, done)
+        return back
 
     def resolve_review_view(self, request: HttpRequest, payment_pk: int) -> HttpResponse:
         """The outcome ops established, with a reason. The permission is checked here again:
@@ -368,6 +490,19 @@ class PaymentAdmin(TenantScopedAdmin[Payment]):
             return False
         messages.success(request, f"{settled} is now {settled.status}; the ledger follows.")
         return True
+
+
+def _form_errors(form: forms.Form) -> list[dict[str, str]]:
+    return [
+        {"field": field, "message": str(message)}
+        for field, messages_ in form.errors.items()
+        for message in messages_
+    ]
+
+
+def _problem_text(exc: GatewayError) -> str:
+    fields = "; ".join(f"{error['field']}: {error['message']}" for error in exc.errors or [])
+    return f"{exc.detail} ({fields})" if fields else exc.detail
 
 
 @admin.register(OperatorConfig)

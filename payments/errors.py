@@ -90,6 +90,14 @@ class RefundExceedsPayment(GatewayError):
     retryable = False
 
 
+class PaymentAlreadyFinal(GatewayError):
+    status = 409
+    code = "payment_already_final"
+    title = "The payment already has its final status"
+    remedy = "Nothing to settle: a final status never changes (a refund undoes a collection)."
+    retryable = False
+
+
 class PaymentNotUnderReview(GatewayError):
     status = 409
     code = "payment_not_under_review"

@@ -33,6 +33,11 @@ def refresh_payment(payment_id: int, scheduled: bool = True) -> None:
     services.refresh_payment(payment_id=payment_id, scheduled=scheduled)
 
 
+@app.task(queue=OPERATOR_QUEUE, name="payments.compare_with_operator", retry=_DATABASE_RETRY)
+def compare_with_operator(payment_id: int) -> None:
+    services.compare_with_operator(payment_id=payment_id)
+
+
 @app.periodic(cron=f"*/{settings.PAYMENT_POLLER_INTERVAL_SECONDS} * * * * *")  # 6th column: s
 @app.task(queue=SCHEDULER_QUEUE, name="payments.poll_due_payments")
 def poll_due_payments(timestamp: int) -> None:

@@ -46,8 +46,13 @@ class PaymentQuerySet(TenantScopedQuerySet["Payment"]):
 
 
 class Payment(models.Model):
-    public_id = models.CharField(max_length=28, unique=True, default=new_public_id, editable=False)
-    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.PROTECT, related_name="payments")
+    # Unique by a constraint in Meta, not `unique=True`, which on PostgreSQL also builds a
+    # `varchar_pattern_ops` index for LIKE that no query uses and every INSERT pays for.
+    public_id = models.CharField(max_length=28, default=new_public_id, editable=False)
+    # No index of its own: every query by tenant goes through the composite indexes below.
+    tenant = models.ForeignKey(
+        "tenants.Tenant", on_delete=models.PROTECT, related_name="payments", db_index=False
+    )
     mode = models.CharField(max_length=4, choices=Mode.choices)
     flow = models.CharField(max_length=12, choices=Flow.choices, default=Flow.COLLECTION)
     provider = models.CharField(max_length=8, choices=Provider.choices)
@@ -67,11 +72,14 @@ class Payment(models.Model):
     provider_reference = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)
     provider_transaction_id = models.CharField(max_length=64, blank=True)
     refund_of = models.ForeignKey(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="refunds"
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="refunds",
+        db_index=False,  # a partial index in Meta: only refunds have one
     )
-    callback_token = models.CharField(
-        max_length=48, unique=True, default=new_callback_token, editable=False
-    )
+    callback_token = models.CharField(max_length=48, default=new_callback_token, editable=False)
     # When the operator first accepted the request (or may have: outcome unknown).
     submitted_at = models.DateTimeField(null=True, blank=True)
     submit_attempts = models.PositiveIntegerField(default=0)
@@ -115,8 +123,12 @@ class Payment(models.Model):
             ("resolve_review", "Can settle a payment under manual review"),
             ("recheck_payment", "Can ask the operator for a payment's status again"),
             ("view_payment_secrets", "Can see a payment's callback token"),
+            ("resolve_payment", "Can settle a stuck payment by hand, with a reason"),
+            ("refund_payment", "Can refund a collection from the back-office"),
         ]
         constraints = [
+            models.UniqueConstraint(fields=["public_id"], name="payment_public_id_uniq"),
+            models.UniqueConstraint(fields=["callback_token"], name="payment_callback_token_uniq"),
             models.UniqueConstraint(
                 fields=["tenant", "mode", "external_id"], name="payment_external_id_uniq"
             ),
@@ -153,9 +165,36 @@ class Payment(models.Model):
         ]
         indexes = [
             models.Index(fields=["tenant", "mode", "-created_at", "-id"], name="payment_list_idx"),
-            models.Index(fields=["tenant", "mode", "status"], name="payment_status_idx"),
-            models.Index(fields=["tenant", "mode", "msisdn"], name="payment_msisdn_idx"),
             models.Index(fields=["completed_at"], name="payment_completed_idx"),  # metrics
+            models.Index(
+                fields=["refund_of"],
+                condition=Q(refund_of__isnull=False),
+                name="payment_refunds_idx",
+            ),
+            # The back-office across tenants (bench/admin_scale.py): the newest first (with
+            # what the home page and the daily summary group by, so their aggregates over
+            # days are index-only scans), a status within dates, the searches (exact, each on
+            # its own index so an OR of them is a BitmapOr), the stuck payments.
+            models.Index(
+                fields=["-created_at", "-id"],
+                include=["tenant", "provider", "flow", "status", "mode", "amount"],
+                name="payment_created_idx",
+            ),
+            models.Index(fields=["status", "-created_at", "-id"], name="payment_status_day_idx"),
+            # A number has few payments: this one index serves the API's filter within a tenant
+            # as well as the desk's search across tenants.
+            models.Index(fields=["msisdn"], name="payment_msisdn_any_idx"),
+            models.Index(fields=["external_id"], name="payment_external_id_idx"),
+            models.Index(
+                fields=["provider_transaction_id"],
+                condition=~Q(provider_transaction_id=""),
+                name="payment_operator_txn_idx",
+            ),
+            models.Index(
+                fields=["expires_at"],
+                condition=Q(status=Status.PENDING),
+                name="payment_stuck_idx",
+            ),
             # The poller's query: due payments among the (few) pending ones.
             models.Index(
                 fields=["next_poll_at"],
@@ -202,7 +241,9 @@ class Payment(models.Model):
 class Transaction(models.Model):
     """One call to the operator for a payment: the payment's timeline, secrets removed."""
 
-    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="provider_calls")
+    payment = models.ForeignKey(  # indexed by transaction_timeline_idx, which starts with it
+        Payment, on_delete=models.PROTECT, related_name="provider_calls", db_index=False
+    )
     # The operator called: the payment's, or another one asked about the number (fallback).
     provider = models.CharField(max_length=8, choices=Provider.choices, blank=True)
     mode = models.CharField(max_length=4, choices=Mode.choices, blank=True)
@@ -242,8 +283,8 @@ class IdempotencyState(models.TextChoices):
 class IdempotencyKey(models.Model):
     """A client's Idempotency-Key and the response it got, replayed byte for byte on retries."""
 
-    tenant = models.ForeignKey(
-        "tenants.Tenant", on_delete=models.CASCADE, related_name="idempotency_keys"
+    tenant = models.ForeignKey(  # indexed by the unique constraint, which starts with it
+        "tenants.Tenant", on_delete=models.CASCADE, related_name="idempotency_keys", db_index=False
     )
     mode = models.CharField(max_length=4, choices=Mode.choices)
     key = models.CharField(max_length=255)

@@ -87,7 +87,9 @@ def route_payment(
         )
     limits = config.limits(flow) if config is not None else NO_LIMITS
     check_limits(limits, amount=amount, provider=chosen)
-    if reason == Reason.PREFIX and flow == Flow.COLLECTION and config and config.allow_fallback:
+    # Collections and payouts (a payout's reservation moves with it, ledger.move_reservation);
+    # a refund goes where its collection went.
+    if reason == Reason.PREFIX and flow != Flow.REFUND and config and config.allow_fallback:
         reason = Reason.LOOKUP_PENDING
     return Route(
         provider=chosen,
@@ -110,10 +112,10 @@ def operator_configs(*, tenant_id: UUID, mode: str) -> dict[str, OperatorConfig]
 
 
 def fallback_candidates(
-    *, configs: dict[str, OperatorConfig], predicted: Provider, amount: Decimal
+    *, configs: dict[str, OperatorConfig], predicted: Provider, flow: str, amount: Decimal
 ) -> list[Provider]:
-    """The tenant's other enabled operators whose limits and capabilities admit a collection
-    of `amount`, in a fixed order."""
+    """The tenant's other enabled operators whose limits for `flow` and capabilities admit
+    `amount`, in a fixed order."""
     candidates = []
     for provider in registry.supported():
         config = configs.get(provider)
@@ -121,7 +123,7 @@ def fallback_candidates(
             continue
         try:
             check_limits(
-                config.limits(Flow.COLLECTION) if config else NO_LIMITS,
+                config.limits(flow) if config else NO_LIMITS,
                 amount=amount,
                 provider=provider,
             )

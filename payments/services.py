@@ -57,6 +57,8 @@ SUPPORTED_CURRENCIES = frozenset({"ZMW"})
 # What a staff user needs (payments.models declares them).
 RESOLVE_REVIEW_PERMISSION = "payments.resolve_review"
 RECHECK_PERMISSION = "payments.recheck_payment"
+RESOLVE_PERMISSION = "payments.resolve_payment"
+REFUND_PERMISSION = "payments.refund_payment"
 
 _OPERATIONS = {
     Flow.COLLECTION: Operation.REQUEST_PAYMENT,
@@ -246,6 +248,7 @@ def _insert_created(payment: Payment, *, actor: audit.Actor) -> bool:
         action="payment.created",
         target_type=Payment._meta.label_lower,
         target_id=None,  # the payment's id, which the statement makes
+        target_ref=payment.public_id,
         tenant_id=payment.tenant_id,
         data={"public_id": payment.public_id, "flow": payment.flow, "amount": str(payment.amount)},
     )
@@ -309,7 +312,9 @@ def create_refund(
     external_id: str | None = None,
     description: str = "",
 ) -> Payment:
-    """A refund of (part of) a successful collection, checked under the original's row lock."""
+    """A refund of (part of) a successful collection, checked under the original's row lock.
+    A staff actor needs `payments.refund_payment` (a key refunds its own tenant's)."""
+    audit.require_permission(actor, REFUND_PERMISSION)
     original = Payment.objects.select_for_update().get(pk=payment.pk)
     if original.flow != Flow.COLLECTION or original.status != Status.SUCCESSFUL:
         raise errors.RefundNotAllowed(
@@ -520,8 +525,8 @@ def _route_by_lookup(payment: Payment) -> Payment:
 
     Runs in the submit job, under the payment's lease and outside any transaction (the lookups
     are operator calls), before the first submission: nothing has been sent yet, so moving the
-    payment cannot leave a request behind at the first operator. Only collections get here
-    (payments.routes): a payout's reservation is already booked against its operator's float.
+    payment cannot leave a request behind at the first operator. Collections and payouts
+    get here (payments.routes); a moved payout's reservation moves with it.
     """
     predicted = Provider(payment.provider)
     configs = routes.operator_configs(tenant_id=payment.tenant_id, mode=payment.mode)
@@ -548,7 +553,7 @@ def _route_by_lookup(payment: Payment) -> Payment:
     else:
         reason, chosen = routes.Reason.NOT_REGISTERED, None
         for candidate in routes.fallback_candidates(
-            configs=configs, predicted=predicted, amount=payment.amount
+            configs=configs, predicted=predicted, flow=payment.flow, amount=payment.amount
         ):
             if registered(candidate):
                 reason, chosen = routes.Reason.FALLBACK, candidate
@@ -584,13 +589,28 @@ def _route_by_lookup(payment: Payment) -> Payment:
 def _move_to_operator(
     payment: Payment, *, chosen: Provider, configs: dict[str, OperatorConfig]
 ) -> None:
-    """The fee and the daily-cap count follow the payment to its new operator. The caller
-    holds the row lock; a cap the new operator cannot fit fails the payment `limit_exceeded`."""
+    """The fee, a payout's reservation and the daily-cap count follow the payment to its new
+    operator. The caller holds the row lock; a cap the new operator cannot fit fails the
+    payment `limit_exceeded`, a payout whose higher fee the balance cannot cover
+    `insufficient_funds` (the paying side, the merchant, lacks the money)."""
     previous = payment.provider
-    payment.provider = chosen
-    payment.fee = ledger.fee_for(
+    fee = ledger.fee_for(
         tenant=payment.tenant, provider=chosen, flow=payment.flow, amount=payment.amount
     )
+    if payment.flow == Flow.DISBURSEMENT:
+        try:
+            with transaction.atomic():
+                ledger.move_reservation(payment=payment, provider=chosen, fee=fee)
+        except errors.InsufficientBalance as exc:
+            payment.save(update_fields=["routing", "updated_at"])
+            transition_payment(
+                payment=payment,
+                status=Status.FAILED,
+                failure_code=FailureCode.INSUFFICIENT_FUNDS,
+                failure_message=exc.detail,
+            )
+            return
+    payment.provider, payment.fee = chosen, fee
     if payment.cap_day is not None:
         routes.release_usage(payment, provider=previous)
         payment.cap_day = None
@@ -669,6 +689,11 @@ def refresh_payment(*, payment_id: int, scheduled: bool = True) -> Payment:
     with transaction.atomic(durable=True):
         payment = _locked(payment_id)
         _record(payment, result.calls, result.outcome)
+        if result.sent_again:
+            # The operator had never received it and took it now (same reference): its
+            # enquiry delay and our wait for the answer start over.
+            payment.submitted_at = timezone.now()
+            payment.submit_attempts += 1
         apply_provider_result(payment=payment, result=result, scheduled=scheduled)
     return payment
 
@@ -825,47 +850,116 @@ def resolve_review(
     PermissionDenied when a staff actor lacks `payments.resolve_review`.
     """
     audit.require_permission(actor, RESOLVE_REVIEW_PERMISSION)
-    if status not in FINAL_STATUSES:
-        raise errors.invalid_field("status", "A review settles a payment SUCCESSFUL or FAILED.")
-    reason, provider_transaction_id = reason.strip(), provider_transaction_id.strip()
-    if not reason:
-        raise errors.invalid_field("reason", "Say how the outcome was established.")
     locked = _locked(payment.pk)
     if not locked.needs_review:
         raise errors.PaymentNotUnderReview(
             f"{locked.public_id} is {locked.status} and not flagged for a manual review."
         )
-    audit.record(
+    _settle_by_hand(
+        locked,
+        status=status,
+        reason=reason,
+        provider_transaction_id=provider_transaction_id,
         actor=actor,
         action="payment.review_resolved",
+        why="after a manual review",
+        data={"flagged_because": locked.review_reason},
+    )
+    return locked
+
+
+@transaction.atomic
+def resolve_payment(
+    *,
+    payment: Payment,
+    status: Status,
+    reason: str,
+    actor: audit.Actor,
+    provider_transaction_id: str = "",
+) -> Payment:
+    """Ops settle a stuck PENDING payment by hand, SUCCESSFUL or FAILED, once they know its
+    outcome from the operator (its portal, a statement): the same path as a review, for any
+    pending payment. The merchant gets its webhook event like for any final status.
+
+    Raises PaymentAlreadyFinal for a final payment, PermissionDenied when a staff actor lacks
+    `payments.resolve_payment`.
+    """
+    audit.require_permission(actor, RESOLVE_PERMISSION)
+    locked = _locked(payment.pk)
+    if locked.is_final:
+        raise errors.PaymentAlreadyFinal(f"{locked.public_id} is already {locked.status}.")
+    _settle_by_hand(
+        locked,
+        status=status,
+        reason=reason,
+        provider_transaction_id=provider_transaction_id,
+        actor=actor,
+        action="payment.resolved_by_hand",
+        why="by hand",
+    )
+    return locked
+
+
+def _settle_by_hand(
+    locked: Payment,
+    *,
+    status: Status,
+    reason: str,
+    provider_transaction_id: str,
+    actor: audit.Actor,
+    action: str,
+    why: str,
+    data: dict[str, Any] | None = None,
+) -> None:
+    """A staff member's word on a locked PENDING payment's outcome, with a mandatory reason,
+    audited, through the one writer of status (ledger, merchant event and all)."""
+    if status not in FINAL_STATUSES:
+        raise errors.invalid_field("status", "Settle a payment SUCCESSFUL or FAILED.")
+    reason, provider_transaction_id = reason.strip(), provider_transaction_id.strip()
+    if not reason:
+        raise errors.invalid_field("reason", "Say how the outcome was established.")
+    audit.record(
+        actor=actor,
+        action=action,
         target=locked,
         tenant=locked.tenant,
         data={
             "public_id": locked.public_id,
             "status": status,
             "reason": reason,
-            "flagged_because": locked.review_reason,
             "provider_transaction_id": provider_transaction_id,
+            **(data or {}),
         },
     )
     transition_payment(
         payment=locked,
         status=status,
         failure_code=FailureCode.PROVIDER_ERROR,
-        failure_message=f"Settled by ops after a manual review: {reason}",
+        failure_message=f"Settled by ops {why}: {reason}",
         provider_transaction_id=provider_transaction_id,
         actor=actor,
     )
-    logger.info("manual review resolved", extra={**_log_context(locked), "status": status})
-    return locked
+    logger.info("payment settled by hand", extra={**_log_context(locked), "status": status})
+
+
+# A final payment this recent can still be re-checked: the operator is asked and its answer
+# kept in the timeline, and a disagreement flagged (the status itself never changes).
+RECHECK_FINAL_WITHIN = timedelta(days=7)
 
 
 @transaction.atomic
 def recheck_payment(*, payment: Payment, actor: audit.Actor) -> bool:
     """Ops ask the operator again (the admin's re-check): audited whether or not a check is
-    queued, so the trail shows who asked. False for a final payment (nothing queued)."""
+    queued, so the trail shows who asked. A pending payment gets a status refresh; a final one
+    finished within RECHECK_FINAL_WITHIN, a comparison (`compare_with_operator`). False when
+    nothing is queued (an older final payment, or one the operator cannot be asked about)."""
     audit.require_permission(actor, RECHECK_PERMISSION)
-    queued = request_refresh(payment=payment)
+    if payment.is_final:
+        queued = _can_compare(payment)
+        if queued:
+            _defer("payments.compare_with_operator", payment.pk, deduplicate=True)
+    else:
+        queued = request_refresh(payment=payment)
     audit.record(
         actor=actor,
         action="payment.recheck_requested",
@@ -874,6 +968,46 @@ def recheck_payment(*, payment: Payment, actor: audit.Actor) -> bool:
         data={"public_id": payment.public_id, "status": payment.status, "queued": queued},
     )
     return queued
+
+
+def _can_compare(payment: Payment) -> bool:
+    recent = payment.completed_at is not None and (
+        timezone.now() - payment.completed_at <= RECHECK_FINAL_WITHIN
+    )
+    return recent and payment.submitted_at is not None and _can_enquire(payment)
+
+
+def compare_with_operator(*, payment_id: int) -> Payment:
+    """Ask the operator about a final payment and keep its answer in the timeline. The status
+    never changes (it is final); when the operator's final answer differs from ours, an audit
+    row `payment.operator_disagrees` says so, for ops to settle (a refund, reconciliation)."""
+    ensure_outside_transaction()
+    payment = Payment.objects.select_related("refund_of").get(pk=payment_id)
+    if not payment.is_final:
+        return payment
+    adapter = registry.get_adapter(payment.provider, payment.mode)
+    try:
+        result = adapter.fetch_status(instruction_for(payment))
+        calls, outcome = result.calls, str(result.outcome)
+    except ProviderError as exc:
+        calls, outcome = exc.calls, exc.kind
+    with transaction.atomic(durable=True):
+        payment = _locked(payment_id)
+        _record(payment, calls, outcome)
+        theirs = {Outcome.SUCCESSFUL: Status.SUCCESSFUL, Outcome.FAILED: Status.FAILED}
+        if outcome in theirs and theirs[Outcome(outcome)] != payment.status:
+            audit.record(
+                actor=audit.SYSTEM,
+                action="payment.operator_disagrees",
+                target=payment,
+                tenant=payment.tenant,
+                data={"public_id": payment.public_id, "ours": payment.status, "theirs": outcome},
+            )
+            logger.warning(
+                "operator disagrees with a final status",
+                extra={**_log_context(payment), "operator_outcome": outcome},
+            )
+    return payment
 
 
 def request_refresh(*, payment: Payment) -> bool:

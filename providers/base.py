@@ -104,6 +104,9 @@ class ProviderResult:
     failure_message: str = ""
     provider_transaction_id: str | None = None
     calls: list[ProviderCall] = field(default_factory=list)
+    # An enquiry found nothing and the adapter sent the request again, with the same
+    # reference (an operator that refuses a reused one): the payment's send time starts over.
+    sent_again: bool = False
 
 
 @dataclass(frozen=True)

@@ -13,18 +13,22 @@ import json
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 import requests
 import tenacity
 from circuitbreaker import CircuitBreaker  # type: ignore[import-untyped]  # no type hints
 from django.conf import settings
+from django.utils import timezone
 
 from providers import breakers, metrics
 from providers.base import (
     FailureCode,
     Operation,
+    Outcome,
     OutcomeUnknownError,
+    PermanentError,
     Provider,
     ProviderCall,
     ProviderError,
@@ -120,6 +124,41 @@ class Resilience:
         if isinstance(outcome, ProviderResult):
             return dataclasses.replace(outcome, calls=calls)
         return outcome
+
+
+# --- a request the operator never received ---------------------------------------------
+
+
+def never_arrived(submitted_at: datetime | None, *, after_seconds: float) -> bool:
+    """Whether an enquiry's "not found" now means that our last send never reached the
+    operator: it is at least `after_seconds` old. False when we cannot tell when we sent."""
+    if submitted_at is None:
+        return False
+    return (timezone.now() - submitted_at).total_seconds() >= after_seconds
+
+
+def send_again(
+    send: Callable[[], ProviderResult], enquiry_calls: list[ProviderCall]
+) -> ProviderResult:
+    """Send, again and with the same reference, a request the operator's enquiry does not
+    know. Only for an operator that refuses a reused reference (a request that did arrive is
+    answered "duplicate"), so this cannot move money twice. A definite refusal now fails the
+    payment (the operator never had the request: nothing moved); an unknown or retryable
+    answer is raised, with the enquiry's exchanges, and the poller asks again."""
+    try:
+        result = send()
+    except PermanentError as exc:
+        return ProviderResult(
+            outcome=Outcome.FAILED,
+            failure_code=exc.failure_code,
+            failure_message=exc.message,
+            calls=[*enquiry_calls, *exc.calls],
+            sent_again=True,
+        )
+    except ProviderError as exc:
+        exc.calls = [*enquiry_calls, *exc.calls]
+        raise
+    return dataclasses.replace(result, calls=[*enquiry_calls, *result.calls], sent_again=True)
 
 
 # --- HTTP -------------------------------------------------------------------------------------

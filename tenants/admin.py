@@ -9,16 +9,23 @@ from typing import Any, ClassVar, TypeVar
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import formats, timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 from audit.models import ActorKind
 from audit.services import Actor
 from gateway.errors import ValidationFailed
+from payments import selectors as payment_selectors
 from tenants import selectors, services
-from tenants.models import ApiKey, Mode, StaffMembership, Tenant
+from tenants.models import ApiKey, KeyState, Mode, StaffMembership, Tenant
 
 M = TypeVar("M", bound=models.Model)
 
@@ -84,17 +91,73 @@ class TenantScopedAdmin(admin.ModelAdmin[M]):
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
-def _show_secret(request: HttpRequest, issued: services.IssuedKey) -> None:
-    # Shown once, in the flash message of this response, and never stored.
-    messages.warning(
+def new_keys_page(
+    request: HttpRequest, *, title: str, issued: Sequence[services.IssuedKey]
+) -> TemplateResponse:
+    """The one page a new key's secret is ever shown on, as the answer to the request that
+    made it: never stored, never in a message or a redirect, not cached by the browser."""
+    response = TemplateResponse(
         request,
-        f"New {issued.api_key.mode} key for {issued.api_key.tenant}: {issued.secret} "
-        "(copy it now: it will not be shown again)",
+        "admin/tenants/new_keys.html",
+        {
+            **admin.site.each_context(request),
+            "title": title,
+            "issued": issued,
+            "opts": Tenant._meta,
+        },
     )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _keys_answer(
+    request: HttpRequest, *, title: str, issued: Sequence[services.IssuedKey]
+) -> HttpResponse | None:
+    """A key action's answer: the new keys' page, or back to the list when none was issued
+    (no selected row was one the user may see)."""
+    if issued:
+        return new_keys_page(request, title=title, issued=issued)
+    messages.warning(request, "No key issued: none of the selected rows is yours to see.")
+    return None
+
+
+KEY_STATE_COLOURS = {
+    KeyState.ACTIVE: "#1e7e34",
+    KeyState.GRACE: "#b26a00",
+    KeyState.REVOKED: "#b02a37",
+    KeyState.EXPIRED: "#6c757d",
+}
+
+
+def key_state_badge(api_key: ApiKey) -> SafeString:
+    state = KeyState(api_key.state)  # type: ignore[attr-defined]  # selectors.with_key_state
+    label = state.label
+    if state is KeyState.GRACE and api_key.expires_at is not None:
+        label = f"{label} until {formats.localize(timezone.localtime(api_key.expires_at))}"
+    return format_html(
+        '<span style="color:#fff;background:{};padding:1px 6px;border-radius:3px;'
+        'white-space:nowrap">{}</span>',
+        KEY_STATE_COLOURS[state],
+        label,
+    )
+
+
+class KeyStateFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(str(state.value), str(state.label)) for state in KeyState]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> QuerySet[ApiKey]:
+        if not self.value():
+            return queryset
+        return queryset.filter(state=self.value())  # type: ignore[misc]  # with_key_state's annotation
 
 
 _INLINE_KEY_FIELDS = (
     "display",
+    "state",
     "mode",
     "name",
     "created_at",
@@ -113,6 +176,13 @@ class ApiKeyInline(admin.TabularInline[ApiKey, Tenant]):
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # keys are issued by the actions, which show the secret once
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ApiKey]:
+        return selectors.with_key_state(super().get_queryset(request))
+
+    @admin.display(description="state")
+    def state(self, api_key: ApiKey) -> SafeString:
+        return key_state_badge(api_key)
+
 
 def has_perms(request: HttpRequest, *permissions: str) -> bool:
     """For the `has_<name>_permission` methods behind `@admin.action(permissions=[<name>])`:
@@ -120,13 +190,35 @@ def has_perms(request: HttpRequest, *permissions: str) -> bool:
     return all(request.user.has_perm(permission) for permission in permissions)
 
 
+class NewTenantForm(forms.Form):
+    name = forms.CharField(max_length=120, help_text="The merchant's name, as ops know it.")
+    live = forms.BooleanField(
+        required=False,
+        label="Also issue a live key",
+        help_text="Needs the tenants.issue_live_key permission. A test key is always issued.",
+    )
+
+
+# A tenant page's totals cover this many days (on the tenant's indexes, whatever the table).
+TOTALS_DAYS = 30
+
+
 @admin.register(Tenant)
 class TenantAdmin(TenantScopedAdmin[Tenant]):
-    list_display = ["name", "slug", "is_active", "default_currency", "created_at"]
+    list_display = ["name", "slug", "is_active", "default_currency", "created_at", "payments"]
     list_filter = ["is_active"]
     search_fields = ["name", "slug", "id"]
     # Read-only: changes go through the actions, which call services and leave audit rows.
-    fields = readonly_fields = ("id", "name", "slug", "is_active", "default_currency", "created_at")
+    fields = readonly_fields = (
+        "id",
+        "name",
+        "slug",
+        "is_active",
+        "default_currency",
+        "created_at",
+        "payments",
+        "totals",
+    )
     inlines = [ApiKeyInline]
     tenant_paths = ("pk",)
     actions = ["issue_test_key", "issue_live_key", "deactivate", "activate", "adjust_balance"]
@@ -134,8 +226,56 @@ class TenantAdmin(TenantScopedAdmin[Tenant]):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # deactivate instead: payments and the audit trail point at tenants
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # `manage.py create_tenant` creates tenants with their keys and audit row
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # its page is a view ("View tenant", no SAVE); the actions change it
+
+    @admin.display(description="payments")
+    def payments(self, tenant: Tenant) -> SafeString:
+        url = reverse("admin:payments_payment_changelist")
+        return format_html('<a href="{}?tenant__id__exact={}">its payments →</a>', url, tenant.pk)
+
+    @admin.display(description=f"totals, last {TOTALS_DAYS} days")
+    def totals(self, tenant: Tenant) -> str:
+        since = timezone.now() - timedelta(days=TOTALS_DAYS)
+        return render_to_string(
+            "admin/tenants/tenant/totals.html",
+            {
+                "rows": payment_selectors.list_tenant_totals(tenant=tenant, since=since),
+                "payments_url": reverse("admin:payments_payment_changelist"),
+                "tenant": tenant,
+            },
+        )
+
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        """A tenant with its first keys, through the service (audited); the keys' secrets on
+        the page that answers, once."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = NewTenantForm(request.POST if request.method == "POST" else None)
+        if form.is_valid():
+            try:
+                created = services.create_tenant(
+                    name=form.cleaned_data["name"],
+                    live=form.cleaned_data["live"],
+                    actor=staff_actor(request),
+                )
+            except PermissionDenied as exc:
+                form.add_error("live", f"Refused, nothing created: {exc}")
+            except ValidationFailed as exc:
+                show_on_form(form, exc)
+            else:
+                return new_keys_page(
+                    request, title=f"{created.tenant} created", issued=created.keys
+                )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Add tenant",
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/tenants/tenant/add.html", context)
 
     def has_adjust_balance_permission(self, request: HttpRequest) -> bool:
         return has_perms(request, "payments.adjust_balance")
@@ -175,24 +315,33 @@ class TenantAdmin(TenantScopedAdmin[Tenant]):
             services.set_tenant_active(tenant=tenant, active=True, actor=staff_actor(request))
 
     @admin.action(description="Issue a new test key", permissions=["manage_api_keys"])
-    def issue_test_key(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> None:
-        self._issue(request, queryset, Mode.TEST)
+    def issue_test_key(
+        self, request: HttpRequest, queryset: QuerySet[Tenant]
+    ) -> HttpResponse | None:
+        return self._issue(request, queryset, Mode.TEST)
 
     @admin.action(description="Issue a new live key", permissions=["issue_live_key"])
-    def issue_live_key(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> None:
-        self._issue(request, queryset, Mode.LIVE)
+    def issue_live_key(
+        self, request: HttpRequest, queryset: QuerySet[Tenant]
+    ) -> HttpResponse | None:
+        return self._issue(request, queryset, Mode.LIVE)
 
-    def _issue(self, request: HttpRequest, queryset: QuerySet[Tenant], mode: Mode) -> None:
+    def _issue(
+        self, request: HttpRequest, queryset: QuerySet[Tenant], mode: Mode
+    ) -> HttpResponse | None:
         actor = staff_actor(request)
-        for tenant in queryset:
-            issued = services.issue_api_key(tenant=tenant, mode=mode, name="admin", actor=actor)
-            _show_secret(request, issued)
+        issued = [
+            services.issue_api_key(tenant=tenant, mode=mode, name="admin", actor=actor)
+            for tenant in queryset
+        ]
+        return _keys_answer(request, title=f"New {mode} keys", issued=issued)
 
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(TenantScopedAdmin[ApiKey]):
     list_display = [
         "display",
+        "state",
         "tenant",
         "mode",
         "name",
@@ -201,7 +350,7 @@ class ApiKeyAdmin(TenantScopedAdmin[ApiKey]):
         "expires_at",
         "revoked_at",
     ]
-    list_filter = ["mode"]
+    list_filter = [KeyStateFilter, "mode"]
     search_fields = ["prefix", "tenant__name", "tenant__slug", "name"]
     list_select_related = ["tenant"]
     fields = readonly_fields = (
@@ -209,12 +358,20 @@ class ApiKeyAdmin(TenantScopedAdmin[ApiKey]):
         "mode",
         "name",
         "display",
+        "state",
         "created_at",
         "last_used_at",
         "expires_at",
         "revoked_at",
     )
     actions = ["rotate", "revoke"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ApiKey]:
+        return selectors.with_key_state(super().get_queryset(request))
+
+    @admin.display(description="state", ordering="state")
+    def state(self, api_key: ApiKey) -> SafeString:
+        return key_state_badge(api_key)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -229,13 +386,13 @@ class ApiKeyAdmin(TenantScopedAdmin[ApiKey]):
         description="Rotate (old key keeps working for the grace period)",
         permissions=["manage_api_keys"],
     )
-    def rotate(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+    def rotate(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> HttpResponse | None:
         grace = timedelta(hours=settings.API_KEY_ROTATION_GRACE_HOURS)
-        for api_key in queryset:
-            _show_secret(
-                request,
-                services.rotate_api_key(api_key=api_key, actor=staff_actor(request), grace=grace),
-            )
+        issued = [
+            services.rotate_api_key(api_key=api_key, actor=staff_actor(request), grace=grace)
+            for api_key in queryset
+        ]
+        return _keys_answer(request, title="Rotated keys", issued=issued)
 
     @admin.action(description="Revoke now", permissions=["manage_api_keys"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:

@@ -73,6 +73,15 @@ class TenantScopedQuerySet(models.QuerySet[_Row]):
         return self.filter(tenant=tenant, mode=mode)
 
 
+class KeyState(models.TextChoices):
+    """Where a key is in its life, at a moment (tenants.selectors.with_key_state)."""
+
+    ACTIVE = "active", "active"
+    GRACE = "grace", "in grace"  # rotated (or given an end): works until expires_at
+    REVOKED = "revoked", "revoked"
+    EXPIRED = "expired", "expired"
+
+
 class ApiKey(models.Model):
     """A hashed API key. The secret itself is shown once, at creation, and never stored."""
 
@@ -107,6 +116,11 @@ class ApiKey(models.Model):
     def display(self) -> str:
         """How a key is shown after creation: enough to recognise it, not to use it."""
         return f"sk_{self.mode}_{self.prefix}…"
+
+    @property
+    def audit_ref(self) -> str:
+        """How the audit trail names a key: its display without the ellipsis."""
+        return f"sk_{self.mode}_{self.prefix}"
 
     def is_revoked(self, at: datetime | None = None) -> bool:
         return self.revoked_at is not None and self.revoked_at <= (at or timezone.now())

@@ -5,12 +5,12 @@ from typing import Any
 from uuid import UUID
 
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Case, CharField, QuerySet, Value, When
 from django.utils import timezone
 
 from gateway import db, errors
 from tenants import keys
-from tenants.models import ApiKey, Mode, StaffMembership, Tenant
+from tenants.models import ApiKey, KeyState, Mode, StaffMembership, Tenant
 
 # Compared against when no row matches, so an unknown prefix costs the same as a wrong secret.
 _NO_SUCH_HASH = "0" * 64
@@ -66,6 +66,21 @@ def get_api_key(*, tenant: Tenant, mode: Mode | str, key_id: int) -> ApiKey:
     if api_key is None:
         raise errors.NotFound(f"No API key {key_id}.")
     return api_key
+
+
+def with_key_state(queryset: QuerySet[ApiKey]) -> QuerySet[ApiKey]:
+    """Each key with its `state` (a KeyState value) now, as the API key check sees it:
+    revoked first, then expired, then in grace (an end still ahead), else active."""
+    now = timezone.now()
+    return queryset.annotate(
+        state=Case(
+            When(revoked_at__lte=now, then=Value(KeyState.REVOKED.value)),
+            When(expires_at__lte=now, then=Value(KeyState.EXPIRED.value)),
+            When(expires_at__isnull=False, then=Value(KeyState.GRACE.value)),
+            default=Value(KeyState.ACTIVE.value),
+            output_field=CharField(),
+        )
+    )
 
 
 def list_staff_tenant_ids(*, user: Any) -> list[UUID] | None:

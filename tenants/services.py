@@ -23,6 +23,7 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 MANAGE_KEYS_PERMISSION = "tenants.manage_api_keys"
 LIVE_KEY_PERMISSION = "tenants.issue_live_key"
 ACTIVATE_PERMISSION = "tenants.activate_tenant"
+CREATE_PERMISSION = "tenants.add_tenant"
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,9 @@ class CreatedTenant:
 
 @transaction.atomic
 def create_tenant(*, name: str, actor: audit.Actor, live: bool = False) -> CreatedTenant:
-    """A tenant with a test key, and a live key too when `live` (live keys come from ops)."""
+    """A tenant with a test key, and a live key too when `live` (live keys come from ops).
+    A staff actor needs `tenants.add_tenant`, and the key permissions for its keys."""
+    audit.require_permission(actor, CREATE_PERMISSION)
     tenant = Tenant(name=name, slug=_free_slug(name))
     tenant.full_clean()
     try:

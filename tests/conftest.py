@@ -100,14 +100,21 @@ def _fresh_adapters():
 
 @pytest.fixture
 def staff(db):
-    """A logged-in superuser of the ops back-office."""
+    """A signed-in superuser of the ops back-office (past its second factor)."""
     from django.contrib.auth import get_user_model
-    from django.test import Client
+
+    from tests.staff import signed_in
 
     user = get_user_model().objects.create_superuser("ops", "ops@example.zm", "a-long-password")
-    client = Client()
-    client.force_login(user)
-    return client
+    return signed_in(user)
+
+
+@pytest.fixture
+def admin_client(admin_user):
+    """pytest-django's superuser client, past the second factor a superuser always needs."""
+    from tests.staff import signed_in
+
+    return signed_in(admin_user)
 
 
 @pytest.fixture

@@ -95,7 +95,23 @@ CHECKS: list[tuple[str, str, str]] = [
                 OR (SELECT count(*) FROM ledger_entry e WHERE e.payment_id = p.id)
                    <> (CASE WHEN p.fee > 0 THEN 2 ELSE 1 END)))
             OR (p.status <> 'SUCCESSFUL'
-                AND EXISTS (SELECT 1 FROM ledger_entry e WHERE e.payment_id = p.id)))
+                AND EXISTS (SELECT 1 FROM ledger_entry e WHERE e.payment_id = p.id
+                               AND e.code NOT IN ('late_collection', 'late_fee'))))
+        """,
+    ),
+    (
+        "late_collection_postings",
+        "a late success (reconciliation) is not a FAILED collection's amount and fee, once",
+        """
+        SELECT p.public_id, p.status FROM payments_payment p
+         WHERE EXISTS (SELECT 1 FROM ledger_entry e WHERE e.payment_id = p.id
+                          AND e.code IN ('late_collection', 'late_fee'))
+           AND (p.flow <> 'collection' OR p.status <> 'FAILED'
+                OR (SELECT count(*) FROM ledger_entry e WHERE e.payment_id = p.id
+                       AND e.code = 'late_collection' AND e.amount = p.amount) <> 1
+                OR (SELECT count(*) FROM ledger_entry e WHERE e.payment_id = p.id
+                       AND e.code = 'late_fee' AND e.amount = p.fee)
+                   <> (CASE WHEN p.fee > 0 THEN 1 ELSE 0 END))
         """,
     ),
     (
@@ -105,7 +121,9 @@ CHECKS: list[tuple[str, str, str]] = [
         SELECT p.public_id FROM payments_payment p
          WHERE p.flow IN ('disbursement', 'refund')
            AND (SELECT coalesce(sum(e.amount), 0) FROM ledger_entry e
-                 WHERE e.payment_id = p.id AND e.phase = 'pending') <> p.amount + p.fee
+                 WHERE e.payment_id = p.id AND e.phase = 'pending'
+                   AND NOT EXISTS (SELECT 1 FROM ledger_entry m WHERE m.pending_id = e.id
+                                     AND m.code = e.code || ':moved')) <> p.amount + p.fee
         """,
     ),
     (
@@ -117,6 +135,7 @@ CHECKS: list[tuple[str, str, str]] = [
           JOIN ledger_entry e ON e.payment_id = p.id AND e.phase = 'pending'
           LEFT JOIN ledger_entry r ON r.pending_id = e.id
          WHERE p.flow IN ('disbursement', 'refund')
+           AND r.code IS DISTINCT FROM e.code || ':moved'  -- moved to another operator
            AND NOT ((p.status = 'PENDING' AND r.id IS NULL)
                  OR (p.status = 'SUCCESSFUL' AND r.phase = 'post')
                  OR (p.status = 'FAILED' AND r.phase = 'void'))

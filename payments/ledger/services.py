@@ -169,15 +169,100 @@ def reserve_for_payment(*, payment: Payment, actor: audit.Actor) -> None:
             required=str(total),
         )
     available, reserved = moved
-    float_ = float_account(provider=payment.provider, mode=payment.mode, currency=payment.currency)
+    _reserve_legs(
+        payment=payment,
+        merchant=merchant,
+        provider=payment.provider,
+        fee=payment.fee,
+        available_after=available,
+        reserved_after=reserved,
+        actor=actor,
+    )
+
+
+# A reservation moved to another operator: the void's code suffix (checks.py leaves it out).
+MOVED = ":moved"
+
+
+def move_reservation(*, payment: Payment, provider: str, fee: Decimal) -> None:
+    """A payout re-routed before it was sent (a fallback lookup chose another operator): its
+    open reservation is voided (codes `<leg>:moved`) and made again towards the new
+    operator's float with its fee (codes `<leg>@<operator>`), in the caller's transaction.
+    Raises InsufficientBalance, changing nothing, when the available balance cannot cover a
+    higher fee. Every entry is two-sided, so the postings still sum to zero."""
+    pending = _open_reservation(payment)
+    merchant = merchant_account(
+        tenant_id=payment.tenant_id, mode=payment.mode, currency=payment.currency
+    )
+    old_total = sum((entry.amount for entry in pending), ZERO)
+    delta = payment.amount + fee - old_total
+    moved = _move(merchant, debits_pending=delta, require_available=max(delta, ZERO))
+    if moved is None:
+        available = Account.objects.get(pk=merchant.pk).available
+        raise errors.InsufficientBalance(
+            f"Available {available} {payment.currency}; the fee at {provider} needs {delta} more.",
+            available=str(available),
+            required=str(delta),
+        )
+    available, reserved = moved
+    # Running balances as if the voids came first, then the new reservation.
+    available_now, reserved_now = available + delta - old_total, reserved - delta + old_total
+    for entry in pending:
+        _entry(
+            payment=payment,
+            code=f"{entry.code}{MOVED}",
+            kind=EntryKind(entry.kind),
+            phase=EntryPhase.VOID_PENDING,
+            debit=merchant,
+            credit=entry.credit_account,
+            amount=entry.amount,
+            pending=entry,
+            available_after=available_now + entry.amount,
+            reserved_after=reserved_now - entry.amount,
+            actor=audit.SYSTEM,
+        )
+        available_now, reserved_now = available_now + entry.amount, reserved_now - entry.amount
+    _reserve_legs(
+        payment=payment,
+        merchant=merchant,
+        provider=provider,
+        fee=fee,
+        available_after=available,
+        reserved_after=reserved,
+        actor=audit.SYSTEM,
+        code_suffix=f"@{provider}",
+    )
+
+
+def _open_reservation(payment: Payment) -> list[Entry]:
+    """A payment's pending entries not yet resolved (one moved to another operator was)."""
+    return list(
+        Entry.objects.filter(
+            payment=payment, phase=EntryPhase.PENDING, resolution__isnull=True
+        ).order_by("id")
+    )
+
+
+def _reserve_legs(
+    *,
+    payment: Payment,
+    merchant: Account,
+    provider: str,
+    fee: Decimal,
+    available_after: Decimal,
+    reserved_after: Decimal,
+    actor: audit.Actor,
+    code_suffix: str = "",
+) -> None:
+    """The pending entries of a reservation already moved on the merchant's totals (which
+    are `available_after`, `reserved_after` once they are all written): the amount towards
+    the operator's float, the fee towards the gateway's fees."""
+    float_ = float_account(provider=provider, mode=payment.mode, currency=payment.currency)
     fees = gateway_account(kind=AccountKind.FEES, mode=payment.mode, currency=payment.currency)
     kind = FLOW_KIND[Flow(payment.flow)]
     legs = [
         (leg_kind, credit, amount)
-        for leg_kind, credit, amount in [
-            (kind, float_, payment.amount),
-            (EntryKind.FEE, fees, payment.fee),
-        ]
+        for leg_kind, credit, amount in [(kind, float_, payment.amount), (EntryKind.FEE, fees, fee)]
         if amount
     ]
     # Balances leg by leg; the totals returned are those after the last leg.
@@ -186,14 +271,14 @@ def reserve_for_payment(*, payment: Payment, actor: audit.Actor) -> None:
         rest -= amount
         _entry(
             payment=payment,
-            code=str(leg_kind),
+            code=f"{leg_kind}{code_suffix}",
             kind=leg_kind,
             phase=EntryPhase.PENDING,
             debit=merchant,
             credit=credit,
             amount=amount,
-            available_after=available + rest,
-            reserved_after=reserved - rest,
+            available_after=available_after + rest,
+            reserved_after=reserved_after - rest,
             actor=actor,
         )
 
@@ -205,7 +290,7 @@ def post_final_status(*, payment: Payment) -> None:
         if payment.status == Status.SUCCESSFUL:
             _post_collection(payment)
         return
-    pending = list(Entry.objects.filter(payment=payment, phase=EntryPhase.PENDING).order_by("id"))
+    pending = _open_reservation(payment)
     if not pending:
         # A payment older than the ledger, never backfilled: check_ledger reports it.
         logger.error("no reservation to resolve", extra={"payment_id": payment.public_id})
@@ -235,7 +320,28 @@ def post_final_status(*, payment: Payment) -> None:
         )
 
 
-def _post_collection(payment: Payment) -> None:
+def post_late_collection(*, payment: Payment, actor: audit.Actor) -> None:
+    """A collection the operator settled after we had failed it as expired (reconciliation
+    found it): the money is in the operator's float, so the merchant is credited as for a
+    success, minus its fee, under codes of their own (LATE_CODES). The status stays FAILED: a
+    final status never changes. Once per payment: the codes are unique per payment."""
+    if payment.flow != Flow.COLLECTION or payment.status != Status.FAILED:
+        raise errors.invalid_field(
+            "payment", f"{payment.public_id} is a {payment.status} {payment.flow}."
+        )
+    _post_collection(payment, codes=LATE_CODES, actor=actor)
+
+
+# The codes of a late success's entries (the collection's amount, its fee).
+LATE_CODES = ("late_collection", "late_fee")
+
+
+def _post_collection(
+    payment: Payment,
+    *,
+    codes: tuple[str, str] = (EntryKind.COLLECTION, EntryKind.FEE),
+    actor: audit.Actor = audit.SYSTEM,
+) -> None:
     merchant = merchant_account(
         tenant_id=payment.tenant_id, mode=payment.mode, currency=payment.currency
     )
@@ -245,7 +351,7 @@ def _post_collection(payment: Payment) -> None:
     float_ = float_account(provider=payment.provider, mode=payment.mode, currency=payment.currency)
     _entry(
         payment=payment,
-        code=EntryKind.COLLECTION,
+        code=codes[0],
         kind=EntryKind.COLLECTION,
         phase=EntryPhase.POSTED,
         debit=float_,
@@ -253,13 +359,13 @@ def _post_collection(payment: Payment) -> None:
         amount=payment.amount,
         available_after=available + payment.fee,
         reserved_after=reserved,
-        actor=audit.SYSTEM,
+        actor=actor,
     )
     if payment.fee:
         fees = gateway_account(kind=AccountKind.FEES, mode=payment.mode, currency=payment.currency)
         _entry(
             payment=payment,
-            code=EntryKind.FEE,
+            code=codes[1],
             kind=EntryKind.FEE,
             phase=EntryPhase.POSTED,
             debit=merchant,
@@ -267,7 +373,7 @@ def _post_collection(payment: Payment) -> None:
             amount=payment.fee,
             available_after=available,
             reserved_after=reserved,
-            actor=audit.SYSTEM,
+            actor=actor,
         )
 
 

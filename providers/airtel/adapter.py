@@ -10,6 +10,13 @@
   envelope's codes decide (codes.py, one table).
 - Collections are enquired no sooner than ENQUIRY_DELAY_SECONDS after the push (Airtel asks
   for 3 minutes); refunds are whole, by the collection's airtel_money_id.
+- An ambiguous send (a 5xx, a read timeout, a dropped connection) may or may not have
+  arrived. If the enquiry still answers "not found" NOT_FOUND_MARGIN_SECONDS past the enquiry
+  delay, the request is sent again with the same transaction id: Airtel refuses a reused id
+  (ESB000041; payouts DP00900001017/011, providers.md §2.8), so a request that did arrive is
+  answered "duplicate" (then enquired) and one that did not is taken now. Never a new id, and
+  never FAILED on "not found" alone: Airtel's enquiry may lag its own records, and a failed
+  payment whose request later surfaces would charge the customer for nothing.
 - Callbacks come to one fixed URL per Airtel app, name our id, and may carry a `hash`
   (Base64 HMAC-SHA256 with the app's callback key).
 """
@@ -54,7 +61,14 @@ from providers.base import (
     RefundSupport,
     RetryableError,
 )
-from providers.resilience import Exchange, Resilience, Transport, tuning
+from providers.resilience import (
+    Exchange,
+    Resilience,
+    Transport,
+    never_arrived,
+    send_again,
+    tuning,
+)
 
 KEY_PATH = "/v1/rsa/encryption-keys"
 _REFERENCE_UNSAFE = re.compile(r"[^A-Za-z0-9]")
@@ -302,10 +316,14 @@ class AirtelAdapter(ProviderAdapter):
         else:
             path = f"/standard/v1/disbursements/{ident}"
 
+        not_found = False
+
         def read() -> ProviderResult:
+            nonlocal not_found
             exchange = self._read(Operation.FETCH_STATUS, path)
             answer = read_answer(exchange.body)
             calls = [exchange.call]
+            not_found = answer is not None and answer.code in codes.NOT_FOUND
             if answer is None or answer.verdict in (
                 Verdict.PENDING,
                 Verdict.UNKNOWN,
@@ -329,7 +347,22 @@ class AirtelAdapter(ProviderAdapter):
                 calls=calls,
             )
 
-        return self.resilience.with_retries(read)
+        result = self.resilience.with_retries(read)
+        if not_found and self._never_arrived(instruction):
+            return self._send_again(instruction, result.calls)
+        return result
+
+    def _never_arrived(self, instruction: PaymentInstruction) -> bool:
+        """Our last send is older than the enquiry delay (collections) plus the margin."""
+        wait = float(self.config.get("NOT_FOUND_MARGIN_SECONDS") or 0)
+        if instruction.operation is Operation.REQUEST_PAYMENT:
+            wait += float(self.config.get("ENQUIRY_DELAY_SECONDS") or 0)
+        return never_arrived(instruction.submitted_at, after_seconds=wait)
+
+    def _send_again(self, instruction: PaymentInstruction, calls: list[Any]) -> ProviderResult:
+        collect = instruction.operation is Operation.REQUEST_PAYMENT
+        send = self.request_payment if collect else self.send_payout
+        return send_again(lambda: send(instruction), calls)
 
     def balance(self) -> Balance:
         exchange = self.resilience.with_retries(

@@ -81,6 +81,9 @@ CODES: dict[str, tuple[Verdict, FailureCode | None]] = {
     # Router, outside the envelope
     "ROUTER117": (Verdict.UNKNOWN, None),  # timeout
 }
+# An enquiry's "transaction not found": the id has not arrived (yet). Never a failure; long
+# after our send it means the request never arrived (adapter.py sends it again, same id).
+NOT_FOUND = frozenset({"DP00800001025", "DP00900001015", "ESB000045"})
 # Every other ROUTER code is a configuration problem on our side (§4: provider_error).
 ROUTER_DEFAULT = (Verdict.FAILED, FailureCode.PROVIDER_ERROR)
 

@@ -11,7 +11,9 @@ same ProviderAdapter interface; nothing outside it knows the wire format.
   credential ever goes into a URL (the recorded URL is safe to show and to log).
 - Our id at Zamtel (depositId, payoutId, refundId) is the payment's reference, a UUIDv4,
   fixed for life: a reused id is answered DUPLICATE_IGNORED (an earlier attempt arrived),
-  and an unknown outcome is enquired with it, never resent with a new one.
+  and an unknown outcome is enquired with it, never resent with a new one. An id the enquiry
+  still does not know NOT_FOUND_MARGIN_SECONDS after our send never arrived: it is sent
+  again, with the same id (a duplicate is ignored, so nothing moves twice).
 - Amounts are strings with exactly two decimals; the phone number is 260… (12 digits).
 - Callbacks go to the payment's own URL (`callbackUrl`, per request) and are signed with
   HTTP Message Signatures (RFC 9421, HMAC-SHA256, providers/zamtel/signing.py), checked here.
@@ -29,6 +31,7 @@ from django.conf import settings
 
 from gateway import errors as gateway_errors
 from gateway import jsonbody
+from providers import resilience
 from providers.base import (
     AccountHolder,
     Balance,
@@ -76,6 +79,10 @@ def _failure(body: dict[str, Any]) -> tuple[str, str]:
     code = str(reason.get("failureCode") or reason.get("rejectionCode") or "")
     message = str(reason.get("failureMessage") or reason.get("rejectionMessage") or code)
     return code.upper(), message
+
+
+class _UnknownId(OutcomeUnknownError):
+    """The enquiry does not know our id (yet)."""
 
 
 class ZamtelAdapter(ProviderAdapter):
@@ -184,11 +191,21 @@ class ZamtelAdapter(ProviderAdapter):
             answer = _obj(exchange.body)
             if exchange.status == 404 or str(answer.get("status")).upper() == "NOT_FOUND":
                 # Not (yet) there: the request may still be on its way. Never a failure.
-                raise OutcomeUnknownError("Zamtel does not know this id (yet)", calls=calls)
+                raise _UnknownId("Zamtel does not know this id (yet)", calls=calls)
             data = _obj(answer.get("data"))
             return self.result_of(data, calls)
 
-        return self.resilience.with_retries(read)
+        try:
+            return self.resilience.with_retries(read)
+        except _UnknownId as exc:
+            margin = float(self.config.get("NOT_FOUND_MARGIN_SECONDS") or 0)
+            if not resilience.never_arrived(instruction.submitted_at, after_seconds=margin):
+                raise
+            # Long after our send: it never arrived. Zamtel ignores a reused id
+            # (DUPLICATE_IGNORED), so sending it again, same id, cannot move money twice.
+            return resilience.send_again(
+                lambda: self._submit(instruction, instruction.operation), exc.calls
+            )
 
     @staticmethod
     def result_of(data: dict[str, Any], calls: list[Any] | None = None) -> ProviderResult:

@@ -118,12 +118,17 @@ def merchant(gateway, live_server, settings) -> Gateway:
             **settings.AIRTEL["test"],
             "BASE_URL": f"{live_server.url}/sandbox/airtel",
             "ENQUIRY_DELAY_SECONDS": "0",
+            "NOT_FOUND_MARGIN_SECONDS": "1",
         },
     }
     settings.AIRTEL_SIMULATOR_CALLBACK_URL = f"{live_server.url}/api/v1/webhooks/airtel"
     settings.ZAMTEL = {
         **settings.ZAMTEL,
-        "test": {**settings.ZAMTEL["test"], "BASE_URL": f"{live_server.url}/sandbox/zamtel"},
+        "test": {
+            **settings.ZAMTEL["test"],
+            "BASE_URL": f"{live_server.url}/sandbox/zamtel",
+            "NOT_FOUND_MARGIN_SECONDS": "1",
+        },
     }
     for operator in ("AIRTEL", "ZAMTEL"):
         setattr(settings, f"{operator}_SIMULATOR_CALLBACK_DELAY_SECONDS", 0.5)

@@ -16,8 +16,10 @@ from audit.models import AuditLog
 from payments import services
 from payments.models import Payment
 from providers.base import Operation
+from providers.models import OperatorConfig
 from providers.mtn.adapter import MtnAdapter
 from providers.sandbox.models import MtnTransaction
+from tenants.models import ApiKey
 from tests.e2e.conftest import final
 from webhooks.models import CallbackOutcome, InboundCallback
 
@@ -175,10 +177,27 @@ def test_unknown_token_is_404_and_bad_signature_401(gateway, settings) -> None:
     assert unsigned.headers["Content-Type"] == "application/problem+json"
 
 
+# Per operator: the numbers (collections and payouts) whose paths cover a callback, polling,
+# a refusal and, for Airtel, a resend with the same id; "fallback" is the ported number whose
+# account lookups (MTN says not registered, Airtel knows it) choose the route.
+WATCHED = {
+    "mtn": ["0961234567", "260960000006", "260960000001"],
+    "airtel": ["0971234567", "260970000006", "260970000008", "260970000002"],
+    "zamtel": ["0951234567", "260950000006", "260950000008", "260950000001"],
+    "fallback": ["260960000012"],
+}
+
+
+@pytest.mark.parametrize("operator", sorted(WATCHED))
 def test_no_operator_call_happens_inside_a_database_transaction(
-    gateway, monkeypatch, settings
+    merchant, monkeypatch, settings, operator
 ) -> None:
     settings.PAYMENT_POLL_SCHEDULE_SECONDS = [1]
+    if operator == "fallback":
+        tenant = ApiKey.objects.get().tenant
+        OperatorConfig.objects.create(
+            tenant=tenant, mode="test", provider="mtn", allow_fallback=True
+        )
     seen: list[tuple[str, bool]] = []
     real_send = requests.Session.send
 
@@ -188,12 +207,18 @@ def test_no_operator_call_happens_inside_a_database_transaction(
         return real_send(self, request, **kwargs)
 
     monkeypatch.setattr(requests.Session, "send", watching_send)
-    for msisdn in ("0961234567", "260960000006", "260960000001"):
-        gateway.drive(gateway.create(msisdn)["id"], final)
+    for msisdn in WATCHED[operator]:
+        for flow in ("collection", "disbursement"):
+            settled = merchant.drive(merchant.create(msisdn, flow=flow)["id"], final)
+            assert final(settled), (msisdn, flow, settled)
 
-    operator_calls = [(url, in_tx) for url, in_tx in seen if "/sandbox/mtn/" in url]
-    assert operator_calls
+    operator_calls = [(url, in_tx) for url, in_tx in seen if "/sandbox/" in url]
     assert [url for url, in_tx in operator_calls if in_tx] == []
+    paths = {url.split("/sandbox/")[1].split("/")[0] for url, _ in operator_calls}
+    assert paths == ({"mtn", "airtel"} if operator == "fallback" else {operator})
+    if operator == "fallback":  # the lookups were among the watched calls
+        assert any("/accountholder/" in url for url, _ in operator_calls)
+        assert any("/standard/v1/users/" in url for url, _ in operator_calls)
 
 
 def test_two_concurrent_refreshers_never_ask_about_one_payment_at_once(

@@ -22,11 +22,14 @@ from django.db import connection
 
 from audit.services import SYSTEM
 from payments import availability, services
+from payments.ledger import checks as ledger_checks
 from payments.ledger import selectors as ledger_selectors
+from payments.ledger.models import Entry, FeeSchedule
 from payments.models import Payment, Transaction
 from providers.models import OperatorConfig
 from providers.sandbox.airtel.models import AirtelTransaction
 from providers.sandbox.models import MtnTransaction
+from providers.sandbox.zamtel.models import ZamtelTransaction
 from tests.e2e.conftest import final
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -76,21 +79,45 @@ def _operator_saw(payment: Payment) -> bool:
     return MtnTransaction.objects.filter(reference_id=payment.provider_reference).exists()
 
 
-def test_a_payout_to_a_closed_operator_is_queued_and_completes_after_recovery(routed) -> None:
-    override = _close()
-    created = routed.create("0961234567", flow="disbursement")
-    assert (created["status"], created["next_action"]) == ("PENDING", "queued")
+def _seen_by(provider: str, payment: Payment) -> bool:
+    """Whether the operator's simulator ever received the payment."""
+    return {
+        "mtn": lambda: _operator_saw(payment),
+        "airtel": AirtelTransaction.objects.filter(
+            transaction_id=payment.provider_reference.hex
+        ).exists,
+        "zamtel": ZamtelTransaction.objects.filter(
+            transaction_id=str(payment.provider_reference)
+        ).exists,
+    }[provider]()
+
+
+@pytest.mark.parametrize(
+    ("provider", "msisdn"),
+    [("mtn", "0961234567"), ("airtel", "0971234567"), ("zamtel", "0951234567")],
+)
+def test_a_payout_to_a_closed_operator_is_queued_and_completes_after_recovery(
+    routed, provider, msisdn
+) -> None:
+    override = _close(provider=provider)
+    created = routed.create(msisdn, flow="disbursement")
+    assert (created["status"], created["next_action"], created["provider"]) == (
+        "PENDING",
+        "queued",
+        provider,
+    )
 
     still = routed.drive(created["id"], final, within=2)  # jobs and poller run: nothing sent
     payment = Payment.objects.get(public_id=created["id"])
     assert still["next_action"] == "queued" and payment.submitted_at is None
-    assert not Transaction.objects.filter(payment=payment).exists() and not _operator_saw(payment)
+    assert not Transaction.objects.filter(payment=payment).exists()
+    assert not _seen_by(provider, payment)
 
     availability.end_override(override=override, actor=SYSTEM)  # the operator recovers
     settled = routed.drive(created["id"], final)
 
     assert (settled["status"], settled["next_action"]) == ("SUCCESSFUL", None)
-    assert _operator_saw(Payment.objects.get(public_id=created["id"]))
+    assert _seen_by(provider, payment)
 
 
 def test_a_cancelled_queued_payout_fails_cancelled_and_never_reaches_the_operator(routed) -> None:
@@ -221,10 +248,73 @@ def test_a_ported_number_goes_to_the_operator_that_knows_it_with_fallback(routed
     assert AirtelTransaction.objects.exists()
 
 
-def test_without_fallback_a_ported_number_fails_payer_not_found_at_the_predicted_one(
+def test_a_ported_payout_goes_to_the_operator_that_knows_it_and_its_reservation_moves(
     routed,
 ) -> None:
-    settled = routed.drive(routed.create(PORTED)["id"], final)
+    tenant = _tenant_of(routed)
+    _configure_fallback(tenant)
+    for provider, fixed in (("mtn", "2.00"), ("airtel", "5.00")):
+        FeeSchedule.objects.create(
+            tenant=tenant, provider=provider, flow="disbursement", fixed=Decimal(fixed)
+        )
+
+    created = routed.create(PORTED, flow="disbursement")
+    assert (created["provider"], created["fee"]) == ("mtn", "2.00")
+    assert routed.balance() == (Decimal("9848.00"), Decimal("152.00"))  # reserved for MTN
+    settled = routed.drive(created["id"], final)
+
+    assert (settled["status"], settled["provider"], settled["fee"]) == (
+        "SUCCESSFUL",
+        "airtel",
+        "5.00",
+    )
+    assert settled["routing"]["reason"] == "fallback"
+    payment = Payment.objects.get(public_id=created["id"])
+    entries = {
+        (entry.code, entry.phase, entry.credit_account.provider or entry.credit_account.kind)
+        for entry in Entry.objects.filter(payment=payment).select_related("credit_account")
+    }
+    assert entries == {
+        ("payout", "pending", "mtn"),
+        ("fee", "pending", "fees"),
+        ("payout:moved", "void", "mtn"),  # MTN's reservation returned …
+        ("fee:moved", "void", "fees"),
+        ("payout@airtel", "pending", "airtel"),  # … and made again towards Airtel's float
+        ("fee@airtel", "pending", "fees"),
+        ("payout@airtel:post", "post", "airtel"),
+        ("fee@airtel:post", "post", "fees"),
+    }
+    assert routed.balance() == (Decimal("9845.00"), Decimal("0.00"))
+    assert ledger_checks.find_breaches() == []
+    assert not _operator_saw(payment)
+    assert AirtelTransaction.objects.filter(transaction_id=payment.provider_reference.hex).exists()
+
+
+def test_a_ported_payout_whose_fee_elsewhere_does_not_fit_fails_with_nothing_sent(
+    routed,
+) -> None:
+    tenant = _tenant_of(routed)
+    _configure_fallback(tenant)
+    FeeSchedule.objects.create(
+        tenant=tenant, provider="airtel", flow="disbursement", fixed=Decimal("100.00")
+    )
+    created = routed.create(PORTED, flow="disbursement", amount="9950.00")  # all but 50
+
+    settled = routed.drive(created["id"], final)
+
+    assert (settled["status"], settled["failure_code"]) == ("FAILED", "insufficient_funds")
+    assert settled["provider"] == "mtn"  # never moved; its reservation is voided where it was
+    assert routed.balance() == (Decimal("10000.00"), Decimal("0.00"))
+    assert ledger_checks.find_breaches() == []
+    assert not AirtelTransaction.objects.exists()
+    assert not _operator_saw(Payment.objects.get(public_id=created["id"]))
+
+
+@pytest.mark.parametrize("flow", ["collection", "disbursement"])
+def test_without_fallback_a_ported_number_fails_payer_not_found_at_the_predicted_one(
+    routed, flow
+) -> None:
+    settled = routed.drive(routed.create(PORTED, flow=flow)["id"], final)
 
     assert (settled["status"], settled["failure_code"]) == ("FAILED", "payer_not_found")
     assert settled["provider"] == "mtn" and settled["routing"]["reason"] == "prefix"

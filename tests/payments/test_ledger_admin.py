@@ -25,6 +25,7 @@ from providers import registry
 from tenants.models import Mode, Tenant
 from tests.payments.factories import PaymentFactory, fund
 from tests.providers.mtn.fake import mtn_with_tokens
+from tests.staff import signed_in
 from tests.tenants.factories import TenantFactory
 
 pytestmark = pytest.mark.django_db
@@ -280,7 +281,9 @@ def test_the_adjustment_needs_the_adjust_balance_permission() -> None:
 
     finance = get_user_model().objects.get(username="finance")
     finance.user_permissions.add(Permission.objects.get(codename="adjust_balance"))
-    viewer.force_login(get_user_model().objects.get(pk=finance.pk))  # permissions are cached
+    # Permissions are cached on the user: sign in again, now with the second factor a money
+    # permission asks for.
+    viewer = signed_in(get_user_model().objects.get(pk=finance.pk))
 
     assert 'value="adjust_balance"' in viewer.get(ACCOUNTS).content.decode()
     assert viewer.post(_adjust_url(tenant), form).status_code == 302

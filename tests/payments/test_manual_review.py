@@ -28,6 +28,7 @@ from payments.models import Flow, Payment, Status
 from providers.base import FailureCode
 from tests.payments.factories import PaymentFactory, airtel_collection
 from tests.providers.airtel.conftest import config
+from tests.staff import signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -426,8 +427,7 @@ def test_settling_a_review_needs_its_own_permission(airtel) -> None:
     user.is_staff = True
     user.save()
     user.user_permissions.add(Permission.objects.get(codename="view_payment"))
-    client = Client()
-    client.force_login(user)
+    client = signed_in(user)
     form_url = f"/admin/payments/payment/{refund.pk}/resolve-review/"
 
     refused = client.post(form_url, {"status": "FAILED", "reason": "guess"})

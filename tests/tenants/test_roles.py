@@ -22,6 +22,7 @@ from payments.models import Status
 from tenants import services
 from tenants.models import ApiKey, Mode
 from tests.payments.factories import PaymentFactory
+from tests.staff import signed_in
 from tests.tenants.factories import TenantFactory, issue_key
 from webhooks.models import InboundCallback
 
@@ -31,6 +32,8 @@ MONEY_AND_KEY_PERMISSIONS = {
     "payments.adjust_balance",
     "payments.resolve_review",
     "payments.recheck_payment",
+    "payments.resolve_payment",
+    "payments.refund_payment",
     "tenants.activate_tenant",
     "tenants.manage_api_keys",
     "tenants.issue_live_key",
@@ -42,9 +45,7 @@ def _actor(user) -> Actor:
 
 
 def _logged_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
+    return signed_in(user)
 
 
 OUR_APPS = {"audit", "gateway", "payments", "providers", "tenants", "webhooks"}
@@ -74,7 +75,12 @@ def test_the_roles_exist_and_only_staff_roles_hold_money_and_key_permissions() -
     assert not held["read_only"] & MONEY_AND_KEY_PERMISSIONS
     assert "payments.view_payment_secrets" not in held["support"] | held["read_only"]
     assert held["admin"] >= MONEY_AND_KEY_PERMISSIONS
-    assert {"payments.resolve_review", "payments.recheck_payment"} <= held["ops"]
+    assert {
+        "payments.resolve_review",
+        "payments.recheck_payment",
+        "payments.resolve_payment",
+        "payments.refund_payment",
+    } <= held["ops"]
     assert "tenants.issue_live_key" not in held["ops"] | held["finance"]
 
 

@@ -4,21 +4,23 @@ and the tenant autocomplete."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pytest
 from django.contrib import admin
 from django.db import models
-from django.test import Client
 from django.urls import reverse
 
 from audit.services import SYSTEM
 from payments.ledger.models import Account, FeeSchedule
 from payments.models import Payment
 from providers.models import OperatorConfig
+from reconciliation.models import PaymentReconciliation, ReconciliationItem, ReconciliationRun
 from tenants.admin import TenantScopedAdmin
 from tenants.models import Mode, StaffMembership, Tenant
 from tests.payments.factories import PaymentFactory, fund
+from tests.staff import signed_in
 from tests.tenants.factories import TenantFactory, issue_key
 from tests.webhooks.outbound.factories import fanned_out, final_payment_event
 from webhooks.models import InboundCallback
@@ -62,6 +64,19 @@ def _tenant_data(tenant: Tenant) -> None:
     )
     fanned_out(final_payment_event(tenant))  # an Event and a Delivery
     Delivery.objects.filter(tenant=tenant).update(state=DeliveryState.DEAD, next_attempt_at=None)
+    run = ReconciliationRun.objects.create(
+        provider="mtn",
+        mode="test",
+        tenant=tenant,
+        filename="statement.csv",
+        period_start=date(2026, 12, 1),
+        period_end=date(2026, 12, 1),
+        imported_by="finance",
+    )
+    ReconciliationItem.objects.create(run=run, kind="matched", payment=payment, tenant=tenant)
+    PaymentReconciliation.objects.create(
+        payment=payment, tenant=tenant, note="checked", reconciled_by="finance"
+    )
 
 
 @pytest.fixture
@@ -73,9 +88,7 @@ def tenants(staff_in):
     limited = staff_in("admin")
     StaffMembership.objects.create(user=limited, tenant=alpha)
     StaffMembership.objects.create(user=staff_in("ops"), tenant=bravo)
-    client = Client()
-    client.force_login(limited)
-    return alpha, bravo, client
+    return alpha, bravo, signed_in(limited)
 
 
 def _scoped_models() -> list[type[models.Model]]:
@@ -146,3 +159,33 @@ def test_the_gateways_operator_float_is_not_shown_to_limited_staff(tenants, staf
 
     assert limited.get(float_page).status_code == 403
     assert staff.get(float_page).status_code == 200
+
+
+def test_the_payment_actions_and_the_key_pages_never_reach_another_tenant(tenants) -> None:
+    alpha, bravo, limited = tenants
+    bravo_payment = Payment.objects.filter(tenant=bravo).first()
+    bravo_key = bravo.api_keys.get()
+    assert bravo_payment is not None
+
+    answers = [
+        limited.post(f"/admin/payments/payment/{bravo_payment.pk}/{action}/", data).status_code
+        for action, data in [
+            ("recheck", {}),
+            ("refund", {"amount": "1.00"}),
+            ("resolve", {"status": "FAILED", "reason": "not mine"}),
+        ]
+    ]
+    issued = limited.post(
+        "/admin/tenants/tenant/", {"action": "issue_test_key", "_selected_action": [bravo.pk]}
+    )
+    rotated = limited.post(
+        "/admin/tenants/apikey/", {"action": "rotate", "_selected_action": [bravo_key.pk]}
+    )
+    alpha_page = limited.get(_change_url(Tenant, alpha.pk)).content.decode()
+
+    assert answers == [404, 404, 404]
+    assert issued.status_code == rotated.status_code == 302  # nothing selected that it may see
+    assert bravo.api_keys.count() == 1
+    bravo_key.refresh_from_db()
+    assert bravo_key.expires_at is None
+    assert str(bravo.pk) not in alpha_page and f"?tenant__id__exact={alpha.pk}" in alpha_page

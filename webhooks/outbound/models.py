@@ -47,6 +47,9 @@ class EventType(models.TextChoices):
     PAYMENT_FAILED = "payment.failed", "Payment failed"
     REFUND_SUCCEEDED = "refund.succeeded", "Refund succeeded"
     REFUND_FAILED = "refund.failed", "Refund failed"
+    # The operator settled a collection we had failed as expired (found by reconciliation):
+    # the merchant's balance is credited; the payment stays FAILED.
+    PAYMENT_SETTLED_LATE = "payment.settled_late", "Payment settled after it expired"
     # Sent only to the endpoint that was pinged, whatever its enabled events.
     PING = "ping", "Ping"
 

@@ -97,6 +97,20 @@ def record_payment_event(payment: Payment) -> Event:
     return event
 
 
+def record_late_settlement_event(payment: Payment, *, settled: dict[str, Any]) -> Event:
+    """payment.settled_late, in the caller's transaction: the payment as it is (FAILED) and
+    what the operator's statement says it settled (`settled`)."""
+    event = _new_event(
+        tenant_id=payment.tenant_id,
+        mode=payment.mode,
+        event_type=EventType.PAYMENT_SETTLED_LATE,
+        payment=payment,
+        data={**PaymentSerializer(payment).data, "settled_late": settled},
+    )
+    _defer(FAN_OUT_TASK, queueing_lock=f"event:{event.pk}", event_id=event.pk)
+    return event
+
+
 def _event_type(payment: Payment) -> EventType:
     succeeded = payment.status == Status.SUCCESSFUL
     if payment.flow == Flow.REFUND:

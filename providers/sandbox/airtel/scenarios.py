@@ -23,6 +23,10 @@ are the MTN simulator's, in Airtel's codes; any other number succeeds, with a ca
 KYC knows Airtel's own prefixes (097, 077, 057) and 260960000012 only: any other number is
 DP02200000002, user not found.
 
+AIRTEL_SIMULATOR_OUTAGE injects an outage into every collection and payout POST (whatever
+the number): `drop` answers 500 before recording it, `lose_answer` records it, then answers 500.
+A reused transaction id is refused as Airtel refuses it (ESB000041; payouts DP00900001017).
+
 A refund succeeds at once, except that a refund to 260970000007 is stored (the money goes
 back) and answered after AIRTEL_SIMULATOR_SLOW_SECONDS: a lost answer, which Airtel offers
 no enquiry for.

@@ -166,6 +166,13 @@ def _msisdn(value: Any) -> str:
     return text
 
 
+def _drop_in_an_outage() -> None:
+    """AIRTEL_SIMULATOR_OUTAGE=drop: a collection or payout POST is lost on its way in,
+    before anything looks at it; nothing is recorded, so an enquiry finds nothing."""
+    if settings.AIRTEL_SIMULATOR_OUTAGE == "drop":
+        raise AirtelError(500, {"error": "Internal Server Error"})
+
+
 def _accept(
     *,
     kind: AirtelKind,
@@ -198,7 +205,10 @@ def _accept(
             refunded_money_id=refunded_money_id,
         )
     except services.Duplicate:
+        # Airtel refuses a reused transaction.id (providers.md §2.8): nothing is taken twice.
         raise _fail(duplicate_code, "Duplicate transaction id", result_code="ESB000041") from None
+    if kind != AirtelKind.REFUND and settings.AIRTEL_SIMULATOR_OUTAGE == "lose_answer":
+        raise AirtelError(500, {"error": "Internal Server Error"})  # taken, the answer lost
     if scenario.answer is scenarios.Answer.SLOW:
         time.sleep(settings.AIRTEL_SIMULATOR_SLOW_SECONDS)
     return row
@@ -238,6 +248,7 @@ def encryption_keys(request: HttpRequest) -> HttpResponse:
 
 
 def _collect(request: HttpRequest, *, version: str) -> HttpResponse:
+    _drop_in_an_outage()
     client_id = _authorize(request)
     signed = _verify_signature(request, required=version == "v2", forbidden_code="DP00800001026")
     data = _json(request)
@@ -350,6 +361,7 @@ def refund(request: HttpRequest, version: str) -> HttpResponse:
 
 
 def _disburse(request: HttpRequest, *, version: str) -> HttpResponse:
+    _drop_in_an_outage()
     client_id = _authorize(request)
     signed = _verify_signature(request, required=False, forbidden_code="DP00900001016")
     data = _json(request)

@@ -15,6 +15,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -23,6 +24,7 @@ import requests
 import responses
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from django.utils import timezone
 
 from providers.airtel import codes, signing
 from providers.airtel.adapter import AirtelAdapter
@@ -406,6 +408,68 @@ def test_every_code_in_the_table_on_an_enquiry(mocked, adapter, code, row) -> No
         assert result.outcome is Outcome.SUCCESSFUL
     else:  # pending, unknown or duplicate: ask again later, never a failure
         assert result.outcome is Outcome.PENDING
+
+
+NOT_FOUND = envelope(response_code="DP00800001025", result_code="ESB000045", success=False)
+
+
+@pytest.mark.parametrize(("waited", "resent"), [(185 + 59, False), (185 + 61, True)])
+def test_an_id_still_not_found_past_the_delay_and_margin_is_pushed_again_with_that_id(
+    mocked, waited, resent
+) -> None:
+    adapter = AirtelAdapter(
+        mode="test",
+        config=config(
+            BASE, PUBLIC_KEY=PUBLIC_KEY, ENQUIRY_DELAY_SECONDS="185", NOT_FOUND_MARGIN_SECONDS="60"
+        ),
+    )
+    sent = instruction(submitted_at=timezone.now() - timedelta(seconds=waited))
+    mocked.get(f"{BASE}/standard/v1/payments/{sent.reference.hex}", json=NOT_FOUND)
+    mocked.post(PUSH_V2, json=envelope(tx_status="SUCCESS", response_code="DP00800001006"))
+
+    result = adapter.fetch_status(sent)
+
+    assert (result.outcome, result.sent_again) == (Outcome.PENDING, resent)
+    pushes = calls_to(mocked, PUSH_V2)
+    assert len(pushes) == int(resent)
+    if resent:  # the same transaction id, never a new one
+        body = json.loads(opened(pushes[0].request.body, pushes[0].request.headers))
+        assert body["transaction"]["id"] == sent.reference.hex
+        assert [call.method for call in result.calls] == ["GET", "POST"]
+
+
+@pytest.mark.parametrize(
+    ("answer", "outcome"),
+    [
+        # Airtel had it after all (the enquiry lagged): refused as a duplicate, enquire.
+        (envelope(response_code="", result_code="ESB000041", success=False), Outcome.PENDING),
+        # Refused outright: it never had the request, nothing moved.
+        (envelope(response_code="DP00900001012", success=False), Outcome.FAILED),
+    ],
+)
+def test_a_payout_sent_again_is_decided_by_its_answer(mocked, adapter, answer, outcome) -> None:
+    sent = instruction(Operation.SEND_PAYOUT, submitted_at=timezone.now() - timedelta(seconds=3600))
+    mocked.get(
+        f"{BASE}/standard/v2/disbursements/{sent.reference.hex}",
+        json=envelope(response_code="DP00900001015", success=False),
+    )
+    mocked.post(PAYOUT_V2, json=answer)
+
+    result = adapter.fetch_status(sent)
+
+    assert (result.outcome, result.sent_again) == (outcome, True)
+    assert len(calls_to(mocked, PAYOUT_V2)) == 1
+
+
+def test_a_resend_answered_500_stays_unknown_with_both_exchanges(mocked, adapter) -> None:
+    sent = instruction(submitted_at=timezone.now() - timedelta(seconds=3600))
+    mocked.get(f"{BASE}/standard/v1/payments/{sent.reference.hex}", json=NOT_FOUND)
+    mocked.post(PUSH_V2, status=500, json={"error": "Internal Server Error"})
+
+    with pytest.raises(OutcomeUnknownError) as raised:
+        adapter.fetch_status(sent)
+
+    assert [call.method for call in raised.value.calls] == ["GET", "POST"]
 
 
 # Written from the operator's code tables and our mapping, not copied from codes.py.

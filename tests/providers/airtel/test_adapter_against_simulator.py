@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from providers.airtel.adapter import AirtelAdapter
 from providers.base import (
@@ -159,3 +162,80 @@ def test_a_wrong_pin_is_refused(live_server) -> None:
         adapter.send_payout(_instruction("260971234567", Operation.SEND_PAYOUT))
     assert raised.value.failure_code is FailureCode.PROVIDER_ERROR
     assert raised.value.calls[-1].request_body["pin"] == "[encrypted]"
+
+
+def _sent_at(instruction: PaymentInstruction, seconds_ago: float) -> PaymentInstruction:
+    return dataclasses.replace(
+        instruction, submitted_at=timezone.now() - timedelta(seconds=seconds_ago)
+    )
+
+
+def _send_in_an_outage(adapter, settings, instruction, outage: str):
+    """Send while the simulator's outage is on (the answer is a 500), then end the outage;
+    returns the adapter's send method for the instruction's operation."""
+    collect = instruction.operation is Operation.REQUEST_PAYMENT
+    send = adapter.request_payment if collect else adapter.send_payout
+    settings.AIRTEL_SIMULATOR_OUTAGE = outage
+    with pytest.raises(OutcomeUnknownError):
+        send(instruction)
+    settings.AIRTEL_SIMULATOR_OUTAGE = "off"
+    return send
+
+
+@pytest.mark.parametrize("operation", [Operation.REQUEST_PAYMENT, Operation.SEND_PAYOUT])
+def test_a_dropped_request_is_sent_again_with_its_id_only_past_the_margin(
+    adapter, settings, operation
+) -> None:
+    adapter.config = {
+        **adapter.config,
+        "ENQUIRY_DELAY_SECONDS": "30",
+        "NOT_FOUND_MARGIN_SECONDS": "60",
+    }
+    instruction = _instruction("260971234567", operation)
+    send = _send_in_an_outage(adapter, settings, instruction, "drop")
+    rows = AirtelTransaction.objects.filter(transaction_id=instruction.reference.hex)
+    assert not rows.exists()
+
+    # "Not found" within the delay and margin is only "not yet": nothing is sent.
+    early = 89 if operation is Operation.REQUEST_PAYMENT else 59
+    waiting = adapter.fetch_status(_sent_at(instruction, early))
+    assert (waiting.outcome, waiting.sent_again) == (Outcome.PENDING, False)
+    assert [call.method for call in waiting.calls] == ["GET"]
+    assert not rows.exists()
+
+    late = 91 if operation is Operation.REQUEST_PAYMENT else 61
+    again = adapter.fetch_status(_sent_at(instruction, late))
+    assert (again.outcome, again.sent_again) == (Outcome.PENDING, True)
+    assert [call.method for call in again.calls] == ["GET", "POST"]
+    assert rows.count() == 1  # taken now, under the same id
+
+    # Found from now on; should "not found" come again, a resend is refused as a duplicate.
+    assert adapter.fetch_status(_sent_at(instruction, late)).sent_again is False
+    assert send(instruction).outcome is Outcome.PENDING
+    assert rows.count() == 1
+
+
+@pytest.mark.parametrize("operation", [Operation.REQUEST_PAYMENT, Operation.SEND_PAYOUT])
+def test_a_lost_answer_is_found_by_the_enquiry_and_never_taken_twice(
+    adapter, settings, operation
+) -> None:
+    instruction = _instruction("260971234567", operation)
+    send = _send_in_an_outage(adapter, settings, instruction, "lose_answer")
+
+    # Airtel refuses the reused id (ESB000041 / DP00900001017): still one transaction.
+    duplicate = send(instruction)
+    assert duplicate.outcome is Outcome.PENDING
+    assert duplicate.calls[-1].response_body["status"]["result_code"] == "ESB000041"
+    result = _settle(adapter, _sent_at(instruction, 3600))
+    assert (result.outcome, result.sent_again) == (Outcome.SUCCESSFUL, False)
+    assert AirtelTransaction.objects.filter(transaction_id=instruction.reference.hex).count() == 1
+
+
+def test_a_definite_refusal_of_the_resend_fails_the_payout(adapter, settings) -> None:
+    instruction = _instruction("260970000001", Operation.SEND_PAYOUT)  # not registered
+    _send_in_an_outage(adapter, settings, instruction, "drop")
+
+    result = adapter.fetch_status(_sent_at(instruction, 3600))
+
+    assert (result.outcome, result.failure_code) == (Outcome.FAILED, FailureCode.INVALID_MSISDN)
+    assert result.sent_again is True

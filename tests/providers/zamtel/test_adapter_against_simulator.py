@@ -3,13 +3,16 @@ the simulator's signed callbacks through the gateway's callback view."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 import uuid
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 import requests
+from django.utils import timezone
 
 from providers.base import (
     FailureCode,
@@ -124,6 +127,38 @@ def test_first_attempt_500_is_outcome_unknown_and_the_same_id_is_taken_once(adap
     assert adapter.request_payment(instruction).outcome is Outcome.PENDING  # DUPLICATE_IGNORED
     assert ZamtelTransaction.objects.filter(transaction_id=str(instruction.reference)).count() == 1
     assert _settle(adapter, instruction).outcome is Outcome.SUCCESSFUL
+
+
+@pytest.mark.parametrize("operation", [Operation.REQUEST_PAYMENT, Operation.SEND_PAYOUT])
+def test_an_id_still_unknown_past_the_margin_is_sent_again_with_the_same_id(
+    adapter, operation
+) -> None:
+    adapter.config = {**adapter.config, "NOT_FOUND_MARGIN_SECONDS": "60"}
+    instruction = _instruction("260950000008", operation)  # 500 to the first attempt
+    send = (
+        adapter.request_payment if operation is Operation.REQUEST_PAYMENT else adapter.send_payout
+    )
+    with pytest.raises(OutcomeUnknownError):
+        send(instruction)
+    rows = ZamtelTransaction.objects.filter(transaction_id=str(instruction.reference))
+
+    with pytest.raises(OutcomeUnknownError):  # "not found" within the margin: not yet
+        adapter.fetch_status(_sent_at(instruction, 59))
+    assert not rows.exists()
+    again = adapter.fetch_status(_sent_at(instruction, 61))
+
+    assert (again.outcome, again.sent_again) == (Outcome.PENDING, True)
+    assert [call.method for call in again.calls] == ["GET", "POST"]
+    assert rows.count() == 1
+    assert _settle(adapter, _sent_at(instruction, 61)).outcome is Outcome.SUCCESSFUL
+    assert send(instruction).outcome is Outcome.PENDING  # DUPLICATE_IGNORED
+    assert rows.count() == 1
+
+
+def _sent_at(instruction: PaymentInstruction, seconds_ago: float) -> PaymentInstruction:
+    return dataclasses.replace(
+        instruction, submitted_at=timezone.now() - timedelta(seconds=seconds_ago)
+    )
 
 
 def test_unavailable_number_is_retryable(adapter) -> None:

@@ -1,0 +1,198 @@
+"""An ops journey through the back-office in a real browser (Playwright driving Debian's
+chromium against a live server): sign in with a TOTP code, find a payment by a number typed
+as people write it, open it, re-check it, resolve a stuck one with a reason, rotate a key.
+Screenshots of every page at 1400 and 1920 px go to var/artifacts/admin/.
+
+The journey is STEPS, run in order on one signed-in browser: a later feature adds its own
+step (say, importing an operator statement with planted mismatches and seeing each one)
+as a function `step(desk, world)` in that list, before `rotate_a_key`.
+"""
+
+from __future__ import annotations
+
+import re
+from base64 import b32decode
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from django.utils import timezone
+from django_otp.oath import TOTP
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from playwright.sync_api import sync_playwright
+
+from audit.models import AuditLog
+from payments.models import Payment, Status
+from tenants import keys
+from tenants.models import ApiKey, Tenant
+from tests.admin.browser import Desk, fresh_artifacts, launch_args
+from tests.payments.factories import PaymentFactory
+from tests.staff import device_for
+from tests.tenants.factories import TenantFactory, issue_key
+from webhooks.outbound.models import Event
+
+PASSWORD = "a-long-password-for-the-desk"  # the test user's
+
+
+@dataclass
+class World:
+    """What the journey works on, made before the browser starts."""
+
+    username: str
+    tenant: Tenant
+    stuck: Payment
+    api_key: ApiKey
+
+
+def _world() -> World:
+    user = get_user_model().objects.create_superuser("lead-ops", password=PASSWORD)
+    device_for(user)  # enrolled earlier (enrolment itself: tests/gateway/test_staff_auth.py)
+    tenant = TenantFactory.create(name="Lusaka Books")
+    api_key = issue_key(tenant).api_key
+    for number in range(2, 6):
+        PaymentFactory.create(tenant=tenant, msisdn=f"26096000000{number}")
+    stuck = PaymentFactory.create(
+        tenant=tenant,
+        msisdn="260960000001",
+        external_id="order-1042",
+        submitted_at=timezone.now(),
+    )
+    return World(username=user.username, tenant=tenant, stuck=stuck, api_key=api_key)
+
+
+def find_the_payment_by_number(desk: Desk, world: World) -> None:
+    desk.shoot("home")
+    desk.open("/admin/payments/payment/")
+    desk.page.fill("#searchbar", "+260 96 000 0001")
+    desk.page.press("#searchbar", "Enter")
+    desk.page.wait_for_url(re.compile(r"q=%2B260"))
+    rows = desk.page.locator("#result_list tbody tr")
+    assert rows.count() == 1
+    assert world.stuck.public_id in rows.first.inner_text()
+    desk.shoot("payments-found-by-number")
+    rows.first.locator("th a").click()
+    desk.page.wait_for_selector("#payment-actions")
+    assert "View payment" in desk.page.content()
+    desk.shoot("payment-page")
+
+
+def recheck_it(desk: Desk, world: World) -> None:
+    desk.page.click("#action-recheck input[type=submit]")
+    desk.page.wait_for_selector("ul.messagelist")
+    assert "Queued a status check" in desk.message()
+    desk.shoot("payment-rechecked")
+    assert AuditLog.objects.filter(
+        action="payment.recheck_requested", target_ref=world.stuck.public_id
+    ).exists()
+
+
+def resolve_the_stuck_one(desk: Desk, world: World) -> None:
+    desk.page.select_option("#resolve_status", "SUCCESSFUL")
+    desk.page.fill("#resolve_reason", "MTN partner portal shows it paid at 10:42")
+    desk.page.fill("#resolve_provider_transaction_id", "7712340091")
+    desk.shoot("payment-resolving")
+    desk.page.click("#action-resolve input[type=submit]")
+    desk.page.wait_for_selector("ul.messagelist")
+    assert "is now SUCCESSFUL" in desk.message()
+    desk.shoot("payment-resolved")
+    world.stuck.refresh_from_db()
+    assert world.stuck.status == Status.SUCCESSFUL
+    assert Event.objects.filter(payment=world.stuck, type="payment.succeeded").exists()
+
+
+def rotate_a_key(desk: Desk, world: World) -> None:
+    desk.open("/admin/tenants/apikey/")
+    desk.shoot("api-keys")
+    desk.run_list_action("/admin/tenants/apikey/", world.api_key.display, "rotate")
+    desk.page.wait_for_selector("#new-keys")
+    secret = desk.page.locator("code.new-secret").inner_text()
+    desk.shoot("rotated-key-shown-once")
+    parsed = keys.parse(secret)
+    assert parsed is not None
+    new_key = ApiKey.objects.get(prefix=parsed.prefix)
+    assert new_key.tenant == world.tenant and new_key.secret_hash == parsed.secret_hash
+    desk.open("/admin/tenants/apikey/")
+    assert "in grace until" in desk.page.content()
+    assert secret not in desk.page.content()
+    desk.open(f"/admin/tenants/tenant/{world.tenant.pk}/change/")
+    desk.shoot("tenant-page")
+    desk.open("/admin/audit/auditlog/")
+    desk.page.fill("#searchbar", world.stuck.public_id)
+    desk.page.press("#searchbar", "Enter")
+    desk.page.wait_for_url(re.compile(r"q=pay_"))
+    desk.shoot("audit-trail-by-payment-id")
+    assert "payment.resolved_by_hand" in desk.page.content()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _fresh_artifacts() -> None:
+    fresh_artifacts()
+
+
+STEPS: list[Callable[[Desk, World], None]] = [
+    find_the_payment_by_number,
+    recheck_it,
+    resolve_the_stuck_one,
+    rotate_a_key,
+]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_ops_journey_through_the_back_office(live_server, monkeypatch) -> None:
+    # Playwright's sync API runs an event loop beside this thread; the test's own database
+    # reads between steps are plain synchronous calls.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    world = _world()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(**launch_args())
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            desk = Desk(page=page, base_url=live_server.url)
+            device = device_for(get_user_model().objects.get(username=world.username))
+            desk.sign_in(username=world.username, password=PASSWORD, device=device)
+            for step in STEPS:
+                step(desk, world)
+        finally:
+            browser.close()
+    assert len(desk.shots) >= 2 * 12  # every page at both widths
+    assert all(shot.stat().st_size > 10_000 for shot in desk.shots)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_new_ops_member_enrols_an_authenticator_in_the_browser(live_server, monkeypatch) -> None:
+    """The first sign-in of someone whose role needs a second factor: the page shows a QR
+    code and the key as text; the code an app computes from that key opens the admin."""
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    user = get_user_model().objects.create_user("new-ops", password=PASSWORD, is_staff=True)
+    user.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_payment", "resolve_payment"])
+    )
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(**launch_args())
+        try:
+            desk = Desk(
+                page=browser.new_page(viewport={"width": 1400, "height": 900}),
+                base_url=live_server.url,
+            )
+            desk.open("/admin/")
+            desk.page.fill("#id_username", user.username)
+            desk.page.fill("#id_password", PASSWORD)
+            desk.page.click("input[type=submit]")
+            desk.page.wait_for_url(re.compile(r"/admin/second-factor/enrol/"))
+            assert desk.page.locator("#otp-qr").evaluate("img => img.naturalWidth") > 100
+            key = desk.page.locator("#otp-secret").inner_text().replace(" ", "")
+            desk.shoot("enrolment")
+            desk.page.fill("#id_token", code_for_key(key))
+            desk.page.click("#otp-form input[type=submit]")
+            desk.page.wait_for_url(re.compile(r"/admin/$"))
+            assert "Payments" in desk.page.content()
+        finally:
+            browser.close()
+    assert TOTPDevice.objects.get(user=user).confirmed
+
+
+def code_for_key(key: str) -> str:
+    """What an authenticator app shows for a typed-in key (RFC 6238, 6 digits, 30 s)."""
+    return f"{TOTP(b32decode(key)).token():06d}"

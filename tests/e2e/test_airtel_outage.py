@@ -1,0 +1,116 @@
+"""Airtel after an outage: the API over real HTTP, the Airtel simulator on loopback with its
+fault injection, a real worker and the poller, PostgreSQL.
+
+An ambiguous send (HTTP 500 before or after Airtel recorded the request) leaves the payment
+PENDING and enquired. When the enquiry still answers "not found" past the enquiry delay and
+its margin, the request is sent again with the same transaction id, which Airtel refuses if it
+already has it: every payment ends final, and none is taken twice at the operator.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from payments.models import Payment
+from providers.sandbox.airtel.models import AirtelKind, AirtelTransaction
+from providers.sandbox.zamtel.models import ZamtelTransaction
+from tests.e2e.conftest import Gateway, drive_all, final
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+KIND = {"collection": AirtelKind.COLLECTION, "disbursement": AirtelKind.DISBURSEMENT}
+
+
+@pytest.fixture
+def airtel(merchant, settings) -> Gateway:
+    settings.PAYMENT_POLL_SCHEDULE_SECONDS = [1]
+    return merchant
+
+
+def _taken_at_airtel(payment: Payment) -> int:
+    """How many transactions Airtel holds for this payment: by our id, or by the prompt's
+    reference (a resend with a new id would show up there)."""
+    rows = AirtelTransaction.objects.filter(kind=KIND[payment.flow])
+    by_id = rows.filter(transaction_id=payment.provider_reference.hex).count()
+    by_reference = rows.filter(reference=payment.public_id.replace("_", "")).count()
+    assert by_id == by_reference
+    return by_id
+
+
+def _sends(payment: Payment) -> list[int | None]:
+    """The status codes of the payment's money POSTs, in order."""
+    return [
+        call.status_code
+        for call in payment.provider_calls.order_by("pk")
+        if call.operation in ("request_payment", "send_payout")
+    ]
+
+
+@pytest.mark.parametrize("flow", ["collection", "disbursement"])
+@pytest.mark.parametrize("msisdn", ["260970000008", "260950000008"])  # Airtel, Zamtel
+def test_a_first_attempt_answered_500_is_sent_again_with_its_id_and_succeeds(
+    airtel, flow, msisdn
+) -> None:
+    created = airtel.create(msisdn, flow=flow)  # 500 to the first attempt of an id
+
+    settled = airtel.drive(created["id"], final, within=20)
+
+    assert settled["status"] == "SUCCESSFUL", settled
+    payment = Payment.objects.get(public_id=created["id"])
+    assert _sends(payment) == [500, 200]
+    # The resend restarted the payment's send time (the enquiry delay counts from it).
+    resend = payment.provider_calls.filter(status_code=200, method="POST").get()
+    assert payment.submitted_at >= resend.created_at
+    if payment.provider == "airtel":
+        assert _taken_at_airtel(payment) == 1
+    else:
+        zamtel = ZamtelTransaction.objects.filter(transaction_id=str(payment.provider_reference))
+        assert zamtel.count() == 1
+
+
+def test_after_an_outage_every_airtel_payment_ends_final_and_none_is_charged_twice(
+    airtel, settings
+) -> None:
+    expected: dict[str, tuple[str, str | None]] = {}
+    for outage in ("drop", "lose_answer"):
+        settings.AIRTEL_SIMULATOR_OUTAGE = outage
+        for msisdn, flow, outcome in (
+            ("0971234567", "collection", ("SUCCESSFUL", None)),
+            ("0971234567", "disbursement", ("SUCCESSFUL", None)),
+            ("260970000006", "collection", ("SUCCESSFUL", None)),  # never calls back
+            ("260970000002", "collection", ("FAILED", "payer_declined")),
+            ("260970000005", "disbursement", ("FAILED", "insufficient_funds")),
+        ):
+            expected[airtel.create(msisdn, flow=flow)["id"]] = outcome
+        airtel.run_jobs()  # every send is answered 500: all stay PENDING
+        airtel.run_jobs()  # and the first enquiries do not settle them
+    payments = Payment.objects.filter(public_id__in=expected)
+    assert {p.status for p in payments} == {"PENDING"}
+    # Each was answered 500, or held back by the breaker that the 500s opened.
+    assert all(_sends(p)[:1] in ([], [500]) for p in payments)
+    assert AirtelTransaction.objects.count() < len(expected)  # the dropped ones are not there
+
+    settings.AIRTEL_SIMULATOR_OUTAGE = "off"
+    settled = drive_all(airtel, expected, within=40)
+
+    assert {pid: (p["status"], p["failure_code"]) for pid, p in settled.items()} == expected
+    resent = 0
+    for payment in Payment.objects.filter(public_id__in=expected):
+        assert _taken_at_airtel(payment) == 1, payment.public_id
+        resent += len(_sends(payment)) > 1
+    assert resent >= 1  # the dropped requests were sent again, with their ids
+
+
+def test_an_outage_longer_than_the_window_expires_the_payment_with_nothing_taken(
+    airtel, settings
+) -> None:
+    settings.AIRTEL_SIMULATOR_OUTAGE = "drop"
+    settings.PAYMENT_EXPIRY_SECONDS = 4
+    created = airtel.create("0971234567")
+
+    settled = airtel.drive(created["id"], final, within=20)
+
+    assert (settled["status"], settled["failure_code"]) == ("FAILED", "expired")
+    payment = Payment.objects.get(public_id=created["id"])
+    assert len(_sends(payment)) >= 2  # sent again, with the same id, while Airtel was down
+    assert _taken_at_airtel(payment) == 0
