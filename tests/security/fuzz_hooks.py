@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import re
 import uuid
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import schemathesis
 
@@ -35,6 +35,10 @@ def before_call(ctx, case, **kwargs):
     query = case.query or {}
     if "cursor" in query and positive:
         del query["cursor"]
+    # A report covers `from`..`to`, in order and at most REPORT_MAX_DAYS (the schema says so
+    # in words): a positive query gets its `to` within that many days of its `from`.
+    if positive and case.path.startswith("/api/v1/reports/"):
+        _report_range(query)
     # A window's end is later than its start (the schema says so in words; JSON Schema cannot
     # compare two fields): a positive body gets its two ends in order.
     body = case.body
@@ -45,6 +49,22 @@ def before_call(ctx, case, **kwargs):
         )
         if _out_of_order(body):  # the same instant twice
             body["created_before"] = _later(body["created_before"])
+
+
+REPORT_MAX_DAYS = 366  # reports.selectors.MAX_DAYS
+
+
+def _report_range(query: dict) -> None:
+    try:
+        start, end = date.fromisoformat(str(query["from"])), date.fromisoformat(str(query["to"]))
+    except (KeyError, ValueError):
+        return
+    if not timedelta(0) <= end - start < timedelta(days=REPORT_MAX_DAYS):
+        offset = (end - start).days % REPORT_MAX_DAYS
+        try:
+            query["to"] = (start + timedelta(days=offset)).isoformat()
+        except OverflowError:  # near year 9999: the same day
+            query["to"] = start.isoformat()
 
 
 def _instant(text: object) -> datetime | None:
