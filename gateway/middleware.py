@@ -1,8 +1,11 @@
 """Cross-cutting request handling: request ids, access logs, body size limit, URL characters,
-and browser machinery (sessions, CSRF, messages) kept off the API."""
+response headers (no-store on the API, CSP on pages), who may read /metrics, and browser
+machinery (sessions, CSRF, messages) kept off the API."""
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import logging
 import re
 import time
@@ -56,6 +59,71 @@ class RequestIdMiddleware:
         finally:
             context.request_id.reset(token)
             context.client_ip.reset(ip_token)
+
+
+class NoStoreMiddleware:
+    """`Cache-Control: no-store` on every /api/ answer: payments, balances and keys are one
+    tenant's, and no browser, proxy or CDN may keep a copy."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if request.path.startswith("/api/"):
+            response["Cache-Control"] = "no-store"
+        return response
+
+
+class ContentSecurityPolicyMiddleware:
+    """The CONTENT_SECURITY_POLICY header on HTML pages (the admin, Swagger UI). Django 5.2
+    has none of its own; the policy is one static string because no page of ours needs an
+    inline script or style (Swagger UI's start-up script is served as a file)."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        policy: str = settings.CONTENT_SECURITY_POLICY
+        if policy and response.get("Content-Type", "").startswith("text/html"):
+            response.setdefault("Content-Security-Policy", policy)
+        return response
+
+
+class MetricsAccessMiddleware:
+    """/metrics for clients in METRICS_ALLOWED_NETWORKS, or with METRICS_BEARER_TOKEN; 403
+    for anyone else, before the page reads the database. A request relayed by a proxy is
+    judged by every address in its X-Forwarded-For as well: through the public ingress, the
+    peer is the ingress (a private address), the client is the first hop."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path == "/metrics" and not metrics_allowed(request):
+            return HttpResponseForbidden(
+                "metrics are served to the monitoring network only\n", content_type="text/plain"
+            )
+        return self.get_response(request)
+
+
+def metrics_allowed(request: HttpRequest) -> bool:
+    token: str = settings.METRICS_BEARER_TOKEN
+    offered = request.headers.get("Authorization", "")
+    if token and hmac.compare_digest(offered.encode(), f"Bearer {token}".encode()):
+        return True
+    hops = [request.META.get("REMOTE_ADDR", "")]
+    hops += [hop.strip() for hop in request.headers.get("X-Forwarded-For", "").split(",") if hop]
+    return all(_in_metrics_networks(hop) for hop in hops)
+
+
+def _in_metrics_networks(text: str) -> bool:
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return any(address in network for network in settings.METRICS_NETWORKS)
 
 
 class BodySizeLimitMiddleware:

@@ -3,11 +3,17 @@ with their real codes, Idempotency-Key and the RateLimit headers."""
 
 from __future__ import annotations
 
+import re
+from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from drf_spectacular.openapi import AutoSchema
 
 from gateway import errors, queryparams
+from payments import idempotency
+from providers import routing
+from webhooks.outbound import ssrf
 
 
 class GatewayAutoSchema(AutoSchema):
@@ -50,7 +56,7 @@ _IDEMPOTENCY_KEY = {
     "required": False,
     "description": "Retry with the same key and body to get the first answer again, byte for "
     "byte (Idempotent-Replayed: true). 1-255 printable ASCII characters; kept 24 h.",
-    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    "schema": {"type": "string", "pattern": idempotency.VALID_KEY.pattern},
 }
 _DESCRIPTIONS = {
     "400": "Invalid request (validation errors list each field)",
@@ -189,19 +195,139 @@ def _returns_list(operation: dict[str, Any], schemas: dict[str, Any]) -> bool:
     return False
 
 
+def amount_pattern(maximum: Decimal) -> str:
+    """An amount a client sends: > 0 (a non-zero digit somewhere), at most 2 decimal places,
+    at most `maximum`, plain ASCII digits (Python's Decimal would also read other scripts'
+    digits). drf-spectacular's own pattern allowed "", "." and a minus sign."""
+    whole = str(int(maximum))
+    cents = "(?:\\.[0-9]{1,2})?"
+    # Fewer digits than the maximum, then as many with a smaller digit at some position.
+    below = [f"[0-9]{{1,{len(whole) - 1}}}"] if len(whole) > 1 else []
+    for i, digit in enumerate(whole):
+        low = 1 if i == 0 and len(whole) > 1 else 0
+        if int(digit) > low:
+            rest = len(whole) - i - 1
+            below.append(
+                f"{whole[:i]}[{low}-{int(digit) - 1}]" + (f"[0-9]{{{rest}}}" if rest else "")
+            )
+    alternatives = [f"(?:{'|'.join(below)}){cents}"] if below else []
+    if maximum == int(maximum):
+        alternatives.append(f"{whole}(?:\\.00?)?")
+    return f"^(?=[0-9.]*[1-9])(?:{'|'.join(alternatives)})$"
+
+
+def _amount_maxima() -> dict[str, Decimal]:
+    # Imported when the schema is built: payments.services imports the models, which the
+    # settings (that name this module's hooks) must not need.
+    from payments.services import TEST_TOP_UP_MAX
+
+    payment = Decimal(settings.PAYMENT_MAX_AMOUNT)
+    return {
+        "PaymentCreateRequest": payment,
+        "RefundCreateRequest": payment,
+        "TopUpCreateRequest": TEST_TOP_UP_MAX,
+    }
+
+
 def positive_money_inputs(
     result: dict[str, Any], generator: Any, request: Any, public: bool
 ) -> dict[str, Any]:
     """drf-spectacular POSTPROCESSING_HOOK: every amount a client sends is > 0 (min_value
     0.01), but drf-spectacular's decimal pattern allows a minus sign, and Swagger's generated
     body used it (`"amount": "-9219231"`, a 400 when sent)."""
+    maxima = _amount_maxima()
     for name, component in result.get("components", {}).get("schemas", {}).items():
         if not name.endswith("Request"):
             continue
         for field in component.get("properties", {}).values():
-            if field.get("format") == "decimal" and field.get("pattern", "").startswith("^-?"):
-                field["pattern"] = "^" + field["pattern"].removeprefix("^-?")
+            if field.get("format") == "decimal" and "pattern" in field:
+                field["pattern"] = amount_pattern(maxima.get(name, Decimal(10**12)))
                 field.setdefault("example", "150.00")
+    return result
+
+
+# Opaque, minted by the gateway (a list answer's next/previous link): base64 text.
+_CURSOR = {
+    "type": "string",
+    "pattern": "^[A-Za-z0-9+/]+={0,2}$",
+    "description": "Opaque: take it from a list answer's next or previous link, as it is.",
+}
+
+
+def webhook_url_pattern() -> str:
+    """What webhooks.outbound.ssrf accepts before DNS: https, a host name (no address literal,
+    no local-network name, labels of 1-63 characters), an allowed port, no credentials, no
+    fragment, no whitespace or backslash. Whether the name resolves to a public address is
+    decided when the URL is given (and again at each delivery)."""
+    local = "|".join(dict.fromkeys(re.escape(name.lstrip(".")) for name in ssrf.LOCAL_NAMES))
+    ports = "|".join(str(port) for port in settings.WEBHOOK_ALLOWED_PORTS)
+    label = "[a-z0-9-]{1,63}"
+    return (
+        f"^https://(?!(?:{label}\\.)*(?:{local})(?:[:/?]|$))"
+        f"(?:{label}\\.)*[a-z][a-z0-9-]{{0,62}}(?::(?:{ports}))?"
+        "(?:[/?][\\x21\\x22\\x24-\\x5b\\x5d-\\x7e]*)?$"
+    )
+
+
+def precise_inputs(
+    result: dict[str, Any], generator: Any, request: Any, public: bool
+) -> dict[str, Any]:
+    """drf-spectacular POSTPROCESSING_HOOK: the constraints the gateway enforces on what it
+    reads, which drf-spectacular cannot see in the fields' code (a schema-valid request must
+    not be refused for its syntax): wallet numbers, the one currency, webhook URLs, and cursors."""
+    msisdn = {"pattern": routing.SUPPORTED_MSISDN_PATTERN, "maxLength": 32}
+    for name, component in result.get("components", {}).get("schemas", {}).items():
+        if not name.endswith("Request"):
+            continue
+        fields = component.get("properties", {})
+        for field_name in ("msisdn", "payer"):
+            if field_name in fields:
+                fields[field_name].update(msisdn)
+        if "payer" in fields:  # an alias: one of the two
+            component["oneOf"] = [{"required": ["msisdn"]}, {"required": ["payer"]}]
+        if "currency" in fields:
+            fields["currency"].pop("pattern", None)
+            fields["currency"]["enum"] = ["ZMW"]
+        if name.startswith(("WebhookEndpoint", "PatchedWebhookEndpoint")) and "url" in fields:
+            fields["url"].update(
+                {"pattern": webhook_url_pattern(), "maxLength": ssrf.MAX_URL_LENGTH}
+            )
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                if parameter["name"] == "msisdn":
+                    parameter["schema"].update(msisdn)
+                elif parameter["name"] == "cursor" and parameter["in"] == "query":
+                    parameter["schema"] = {**_CURSOR}
+    return result
+
+
+def link_created_objects(
+    result: dict[str, Any], generator: Any, request: Any, public: bool
+) -> dict[str, Any]:
+    """drf-spectacular POSTPROCESSING_HOOK (after name_operations): OpenAPI links from each
+    answer that creates an object (201, its `id`) to the operations on that object, e.g.
+    payments_create to payments_retrieve, payments_refund and payments_cancel. Generated
+    clients and a fuzzer's stateful phase follow them."""
+    paths = result.get("paths", {})
+    for path, operations in paths.items():
+        created = operations.get("post", {}).get("responses", {}).get("201")
+        if created is None:
+            continue
+        parts = path.rstrip("/").split("/")
+        braced = [i for i, part in enumerate(parts) if part.startswith("{")]
+        collection = "/".join(
+            parts[: braced[0]] if braced else parts[:-1] if parts[-1] in _VERBS else parts
+        )
+        for target, target_operations in paths.items():
+            if not target.startswith(f"{collection}/{{"):
+                continue
+            parameter = target.removeprefix(f"{collection}/{{").split("}", 1)[0]
+            for target_operation in target_operations.values():
+                created.setdefault("links", {})[target_operation["operationId"]] = {
+                    "operationId": target_operation["operationId"],
+                    "parameters": {parameter: "$response.body#/id"},
+                }
     return result
 
 

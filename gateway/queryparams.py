@@ -84,7 +84,7 @@ class StrictQueryParamsMiddleware:
         accepted = accepted_query_params(view_class)
         unknown = sorted(set(request.GET) - accepted)
         if not unknown:
-            return None
+            return _empty_values(request)
         allowed = ", ".join(sorted(accepted)) or "none"
         return errors.problem_response(
             errors.UnknownQueryParameter(
@@ -96,3 +96,19 @@ class StrictQueryParamsMiddleware:
                 ],
             )
         )
+
+
+def _empty_values(request: HttpRequest) -> HttpResponse | None:
+    """400 for `?status=`: DRF reads an empty value as no parameter at all (a form's habit),
+    so a client's empty filter listed every row; the schema asks for at least one character."""
+    empty = sorted(name for name, values in request.GET.lists() if "" in values)
+    if not empty:
+        return None
+    return errors.problem_response(
+        errors.ValidationFailed(
+            errors=[
+                {"field": name, "message": "An empty value filters nothing: leave it out."}
+                for name in empty
+            ]
+        )
+    )

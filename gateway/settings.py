@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import re
 import secrets
 import uuid
@@ -108,6 +109,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "gateway.middleware.RequestIdMiddleware",
+    "gateway.middleware.NoStoreMiddleware",  # every API answer, errors and 429s included
+    "gateway.middleware.ContentSecurityPolicyMiddleware",
+    "gateway.middleware.MetricsAccessMiddleware",  # before /metrics reads the database
     "gateway.middleware.BodySizeLimitMiddleware",
     "gateway.middleware.UnstorableUrlMiddleware",  # before anything reads the database
     "django.middleware.security.SecurityMiddleware",
@@ -207,11 +211,50 @@ SECURE_HSTS_SECONDS: int = env.int("SECURE_HSTS_SECONDS", default=31_536_000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_SSL_REDIRECT: bool = env.bool("SECURE_SSL_REDIRECT", default=False)
 SECURE_REDIRECT_EXEMPT = [r"^health", r"^metrics$"]  # probes speak plain HTTP inside the cluster
+# Behind a TLS-terminating proxy (the Kubernetes ingress, a load balancer): trust the scheme
+# and host it forwards only when every request reaches us through it (README, "Behind a
+# TLS proxy"); a client talking to gunicorn directly could otherwise claim https.
 if env.bool("TRUST_X_FORWARDED_PROTO", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+USE_X_FORWARDED_HOST: bool = env.bool("USE_X_FORWARDED_HOST", default=False)
 SESSION_COOKIE_SECURE = PRODUCTION
 CSRF_COOKIE_SECURE = PRODUCTION
 SESSION_COOKIE_HTTPONLY = True
+
+# Who may read /metrics (gateway.middleware.MetricsAccessMiddleware): clients in these
+# networks (every hop of X-Forwarded-For too), or any client with the bearer token. Production
+# defaults to loopback and the private ranges a cluster's Prometheus scrapes from; the public
+# internet, through the ingress, gets 403 unless it shows the token.
+METRICS_ALLOWED_NETWORKS: list[str] = env.list(
+    "METRICS_ALLOWED_NETWORKS",
+    default=["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"]
+    if PRODUCTION
+    else ["0.0.0.0/0", "::/0"],
+)
+METRICS_BEARER_TOKEN: str = env.str("METRICS_BEARER_TOKEN", default="")
+try:
+    METRICS_NETWORKS = [
+        ipaddress.ip_network(cidr, strict=False) for cidr in METRICS_ALLOWED_NETWORKS
+    ]
+except ValueError as _exc:
+    raise ImproperlyConfigured(f"METRICS_ALLOWED_NETWORKS: {_exc}") from _exc
+if METRICS_BEARER_TOKEN and len(METRICS_BEARER_TOKEN) < 32:
+    raise ImproperlyConfigured("METRICS_BEARER_TOKEN must be at least 32 characters")
+
+# /api/schema/ and /api/docs/: `public`, `staff` (signed in to the admin as staff) or `off`
+# (404). Production defaults to staff: the schema maps every endpoint for an attacker too.
+API_DOCS: str = env.str("API_DOCS", default="staff" if PRODUCTION else "public")
+if API_DOCS not in {"public", "staff", "off"}:
+    raise ImproperlyConfigured(f"API_DOCS must be public, staff or off, not {API_DOCS!r}")
+
+# On every browser page (the admin, Swagger UI, the error catalogue): only our own scripts,
+# styles and images, nothing inline, no framing (gateway.middleware.ContentSecurityPolicy...).
+CONTENT_SECURITY_POLICY: str = env.str(
+    "CONTENT_SECURITY_POLICY",
+    default="default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'",
+)
 
 CORS_ALLOWED_ORIGINS: list[str] = env.list("CORS_ALLOWED_ORIGINS", default=[])
 CORS_URLS_REGEX = r"^/api/.*$"
@@ -295,6 +338,8 @@ SPECTACULAR_SETTINGS = {
         "gateway.openapi.add_problems_and_idempotency",
         "gateway.openapi.name_operations",
         "gateway.openapi.positive_money_inputs",
+        "gateway.openapi.precise_inputs",
+        "gateway.openapi.link_created_objects",
     ],
     "COMPONENT_SPLIT_REQUEST": True,
     # Names for enums whose field names ("type", "phase") say too little on their own.
@@ -381,7 +426,7 @@ JOB_RETENTION_DAYS: int = env.int("JOB_RETENTION_DAYS", default=7)
 # A job worker serves its own /metrics on this port (0: none), for containers where it does
 # not share PROMETHEUS_MULTIPROC_DIR with the web process (gateway/metrics.py).
 WORKER_METRICS_PORT: int = env.int("WORKER_METRICS_PORT", default=0)
-WORKER_METRICS_ADDRESS: str = env.str("WORKER_METRICS_ADDRESS", default="0.0.0.0")  # noqa: S104
+WORKER_METRICS_ADDRESS: str = env.str("WORKER_METRICS_ADDRESS", default="0.0.0.0")  # noqa: S104  # nosec B104
 
 # --- Metrics -----------------------------------------------------------------------------------
 # prometheus_client's multiprocess mode: every process of one host or container writes its

@@ -180,7 +180,7 @@ def consume_daily_cap(
     table = DailyUsage._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} AS usage (tenant_id, mode, provider, operation, day, total)"  # noqa: S608  # the table name is ours
+            f"INSERT INTO {table} AS usage (tenant_id, mode, provider, operation, day, total)"  # noqa: S608  # nosec B608  # the table name is ours
             " VALUES (%s, %s, %s, %s, %s, %s)"
             " ON CONFLICT (tenant_id, mode, provider, operation, day)"
             " DO UPDATE SET total = usage.total + EXCLUDED.total"
@@ -207,7 +207,7 @@ def release_usage(payment: Payment, *, provider: str) -> None:
     assert payment.cap_day is not None  # noqa: S101  # callers check
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {DailyUsage._meta.db_table} SET total = total - %s"  # noqa: S608  # ours
+            f"UPDATE {DailyUsage._meta.db_table} SET total = total - %s"  # noqa: S608  # nosec B608  # ours
             " WHERE tenant_id = %s AND mode = %s AND provider = %s AND operation = %s"
             " AND day = %s",
             [

@@ -9,6 +9,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from gateway import fields
 from payments import failures
 from payments.ledger.models import Entry, EntryKind, EntryPhase
 from payments.models import Flow, Payment, Status
@@ -37,9 +38,9 @@ class PaymentCreateSerializer(serializers.Serializer[dict[str, Any]]):
     )
     msisdn = MsisdnField(required=False)
     payer = MsisdnField(required=False, write_only=True, help_text="An alias of msisdn.")
-    external_id = serializers.CharField(min_length=1, max_length=64)
+    external_id = fields.StrictCharField(min_length=1, max_length=64)
     provider = serializers.ChoiceField(choices=Provider.choices, required=False)
-    description = serializers.CharField(max_length=160, required=False, allow_blank=True)
+    description = fields.StrictCharField(max_length=160, required=False, allow_blank=True)
     metadata = serializers.DictField(required=False)
 
     def validate_metadata(self, metadata: dict[str, Any]) -> dict[str, Any]:
@@ -50,12 +51,13 @@ class PaymentCreateSerializer(serializers.Serializer[dict[str, Any]]):
         return metadata
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # payer is an alias: one of the two, as the schema says (oneOf), never both.
         payer = attrs.pop("payer", None)
+        if payer is not None and "msisdn" in attrs:
+            raise serializers.ValidationError({"payer": ["Send msisdn or payer, not both."]})
         msisdn = attrs.get("msisdn") or payer
         if msisdn is None:
             raise serializers.ValidationError({"msisdn": ["This field is required."]})
-        if payer is not None and attrs.get("msisdn") not in (None, payer):
-            raise serializers.ValidationError({"payer": ["payer and msisdn differ."]})
         attrs["msisdn"] = msisdn
         return attrs
 
@@ -64,15 +66,15 @@ class RefundCreateSerializer(serializers.Serializer[dict[str, Any]]):
     amount = serializers.DecimalField(
         max_digits=14, decimal_places=2, min_value=Decimal("0.01"), required=False
     )
-    external_id = serializers.CharField(min_length=1, max_length=64, required=False)
-    description = serializers.CharField(max_length=160, required=False, allow_blank=True)
+    external_id = fields.StrictCharField(min_length=1, max_length=64, required=False)
+    description = fields.StrictCharField(max_length=160, required=False, allow_blank=True)
 
 
 class PaymentFilterSerializer(serializers.Serializer[dict[str, Any]]):
     status = serializers.ChoiceField(choices=Status.choices, required=False)
     flow = serializers.ChoiceField(choices=Flow.choices, required=False)
     provider = serializers.ChoiceField(choices=Provider.choices, required=False)
-    external_id = serializers.CharField(max_length=64, required=False)
+    external_id = fields.StrictCharField(max_length=64, required=False)
     msisdn = MsisdnField(required=False)
     created_after = serializers.DateTimeField(required=False)
     created_before = serializers.DateTimeField(required=False)
@@ -365,7 +367,7 @@ class TopUpCreateSerializer(serializers.Serializer[dict[str, Any]]):
     )
     # Shape only: the accepted currencies and the largest top-up are the service's rules.
     currency = serializers.RegexField(r"^[A-Z]{3}$", default="ZMW")
-    description = serializers.CharField(max_length=255, required=False, allow_blank=True)
+    description = fields.StrictCharField(max_length=255, required=False, allow_blank=True)
 
 
 # --- operators --------------------------------------------------------------------------------

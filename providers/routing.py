@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import phonenumbers
 
 from gateway import errors
@@ -14,6 +16,19 @@ PREFIXES: dict[str, Provider] = {
     **dict.fromkeys(("56", "76", "96"), Provider.MTN),
     **dict.fromkeys(("57", "77", "97"), Provider.AIRTEL),
 }
+
+
+def _spelling(operator_code: str) -> str:
+    """0961234567, 961234567, 260961234567, +260961234567, +260 96 123 4567, 0971 234 567
+    (a space or a dash between digits after the operator code): the spellings
+    normalize_msisdn reads, for these operator codes."""
+    return rf"^(?:\+?260|0)?[ -]?{operator_code}(?:[ -]?[0-9]){{7}}$"
+
+
+_SPELLING = re.compile(_spelling("[0-9]{2}"))
+# What the schema documents: the spellings, for the prefixes above (every number of this
+# shape is a valid Zambian mobile).
+SUPPORTED_MSISDN_PATTERN = _spelling(f"(?:{'|'.join(sorted(PREFIXES))})")
 
 
 class InvalidMsisdn(errors.GatewayError):
@@ -37,9 +52,9 @@ class UnsupportedOperator(errors.GatewayError):
 def normalize_msisdn(raw: str) -> str:
     """`0961234567`, `961234567`, `260961234567`, `+260 96 123 4567` → `260961234567`."""
     text = raw.strip()
-    digits = "".join(ch for ch in text if ch.isdigit())
-    if not digits or len(digits) > 15 or any(ch not in "0123456789 +-()" for ch in text):
+    if not _SPELLING.fullmatch(text):
         raise InvalidMsisdn(f"{raw!r} is not a phone number.")
+    digits = "".join(ch for ch in text if ch.isdigit())
     candidate = f"+{digits}" if digits.startswith("260") and len(digits) == 12 else text
     try:
         number = phonenumbers.parse(candidate, "ZM")

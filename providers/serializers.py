@@ -4,11 +4,12 @@ from typing import Any
 
 from rest_framework import serializers
 
+from gateway import fields
 from providers import routing
 from providers.base import Provider
 
 
-class MsisdnField(serializers.CharField):
+class MsisdnField(fields.StrictCharField):
     """A Zambian mobile number in any common spelling, stored as E.164 digits."""
 
     def __init__(self, **kwargs: Any) -> None:

@@ -48,7 +48,7 @@ def _key_sql() -> str:
     constant text (the ORM would compile the same join anew each time)."""
     key, tenant = ApiKey._meta, Tenant._meta
     return (
-        f"SELECT {', '.join(db.columns(ApiKey, 'k') + db.columns(Tenant, 't'))}"  # noqa: S608  # the models' own names, no input
+        f"SELECT {', '.join(db.columns(ApiKey, 'k') + db.columns(Tenant, 't'))}"  # noqa: S608  # nosec B608  # the models' own names, no input
         f" FROM {connection.ops.quote_name(key.db_table)} k"
         f" JOIN {connection.ops.quote_name(tenant.db_table)} t ON t.id = k.tenant_id"
         " WHERE k.prefix = %s AND k.mode = %s"
@@ -56,7 +56,9 @@ def _key_sql() -> str:
 
 
 def list_api_keys(*, tenant: Tenant, mode: Mode | str) -> QuerySet[ApiKey]:
-    return ApiKey.objects.for_tenant(tenant, mode)
+    """The keys the API shows: a revoked one is gone (DELETE means it, so a later GET is a
+    404); the back-office and the audit log keep it."""
+    return ApiKey.objects.for_tenant(tenant, mode).filter(revoked_at__isnull=True)
 
 
 def get_api_key(*, tenant: Tenant, mode: Mode | str, key_id: int) -> ApiKey:

@@ -4,6 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from gateway import fields
 from tenants.models import ApiKey, Tenant
 
 
@@ -38,7 +39,7 @@ class ApiKeySerializer(serializers.ModelSerializer[ApiKey]):
 
 
 class RegisterInputSerializer(serializers.Serializer[None]):
-    name = serializers.CharField(min_length=1, max_length=120)
+    name = fields.StrictCharField(min_length=1, max_length=120)
 
 
 class RegisterOutputSerializer(serializers.Serializer[dict[str, Any]]):

@@ -52,7 +52,7 @@ FEE_SQL = f"""COALESCE((
           FROM {FeeSchedule._meta.db_table}
           WHERE tenant_id = %(tenant_id)s AND provider = %(provider)s AND flow = %(flow)s
          ) AS schedule (fee)
-), 0)"""  # noqa: S608  # the model's own table name; values are parameters
+), 0)"""  # noqa: S608  # nosec B608  # the model's own table name; values are parameters
 
 
 def fee_for(*, tenant: Tenant, provider: str, flow: str, amount: Decimal) -> Decimal:

@@ -34,7 +34,7 @@ def test_the_workflow_runs_the_make_targets_of_ci_run() -> None:
         step.get("run", "") for job in workflow["jobs"].values() for step in job["steps"]
     )
 
-    assert local == {"lint", "check-migrations", "deploy-check", "test"}
+    assert local == {"lint", "check-migrations", "deploy-check", "security-audit", "sbom", "test"}
     assert local <= set(MAKE.findall(runs))
     steps = " ".join(str(step) for job in workflow["jobs"].values() for step in job["steps"])
     for needed in ("pip-audit", "bandit", "sbom", "cosign sign"):

@@ -23,14 +23,15 @@ GOOD_PRODUCTION_ENV = {
 }
 
 
-def _start(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def _start(env: dict[str, str], code: str = "print('started')") -> subprocess.CompletedProcess[str]:
+    """A new process with these settings runs `code` after django.setup()."""
     clean = {
         k: v
         for k, v in os.environ.items()
-        if k not in {*GOOD_PRODUCTION_ENV, "DEBUG"} and "_SIMULATOR_" not in k
+        if k not in {*GOOD_PRODUCTION_ENV, "DEBUG", "API_DOCS"} and "_SIMULATOR_" not in k
     }
     return subprocess.run(
-        [sys.executable, "-c", "import django; django.setup(); print('started')"],
+        [sys.executable, "-c", f"import django; django.setup(); {code}"],
         env={**clean, "DJANGO_SETTINGS_MODULE": "gateway.settings", **env},
         cwd=ROOT,
         capture_output=True,

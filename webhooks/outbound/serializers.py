@@ -5,6 +5,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from gateway import fields
 from webhooks.outbound.models import (
     ALL_EVENTS,
     SUBSCRIBABLE_EVENTS,
@@ -31,16 +32,16 @@ class EnabledEventsField(serializers.ListField):
 
 
 class WebhookEndpointCreateSerializer(serializers.Serializer[dict[str, Any]]):
-    url = serializers.CharField(help_text="https only; a public host; at most 2048 characters.")
+    url = fields.StrictCharField(help_text="https only; a public host; at most 2048 characters.")
     enabled_events = EnabledEventsField(required=False)
-    description = serializers.CharField(max_length=160, required=False, allow_blank=True)
+    description = fields.StrictCharField(max_length=160, required=False, allow_blank=True)
 
 
 class WebhookEndpointUpdateSerializer(serializers.Serializer[dict[str, Any]]):
-    url = serializers.CharField(required=False)
+    url = fields.StrictCharField(required=False)
     enabled_events = EnabledEventsField(required=False)
-    description = serializers.CharField(max_length=160, required=False, allow_blank=True)
-    disabled = serializers.BooleanField(
+    description = fields.StrictCharField(max_length=160, required=False, allow_blank=True)
+    disabled = fields.StrictBooleanField(
         required=False, help_text="true stops deliveries; false enables again."
     )
 
@@ -170,7 +171,9 @@ class ResendSerializer(serializers.Serializer[dict[str, Any]]):
 
 class ReplaySerializer(serializers.Serializer[dict[str, Any]]):
     created_after = serializers.DateTimeField(help_text="Events created at or after this.")
-    created_before = serializers.DateTimeField(help_text="Events created before this.")
+    created_before = serializers.DateTimeField(
+        help_text="Events created before this; later than created_after."
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs["created_after"] >= attrs["created_before"]:

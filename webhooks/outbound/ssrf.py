@@ -52,7 +52,7 @@ _BLOCKED_NETWORKS = [
         "5f00::/16",
     )
 ]
-_LOCAL_NAMES = ("localhost", ".localhost", ".local", ".internal", ".home.arpa", ".lan")
+LOCAL_NAMES = ("localhost", ".localhost", ".local", ".internal", ".home.arpa", ".lan")
 # A label a resolver would read as a number: decimal, octal (leading 0) or hex (0x…).
 _NUMERIC_LABEL = re.compile(r"^(0x[0-9a-f]*|[0-9]+)$")
 _FORBIDDEN_CHARACTERS = re.compile(r"[\x00-\x20\x7f\\]")
@@ -196,7 +196,7 @@ def _parse(url: str) -> tuple[str, str, int, str, IPAddress | None]:
     bare = host.removesuffix(".")
     if all(_NUMERIC_LABEL.match(label) for label in bare.split(".")) or _inet_aton(bare):
         raise UrlRefused(f"{raw_host} is an IPv4 address in a non-standard form.")
-    if any(bare == name.lstrip(".") or bare.endswith(name) for name in _LOCAL_NAMES) and not (
+    if any(bare == name.lstrip(".") or bare.endswith(name) for name in LOCAL_NAMES) and not (
         insecure and bare == "localhost"
     ):
         raise UrlRefused(f"{raw_host} is a name for local networks only.")
