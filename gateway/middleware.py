@@ -58,6 +58,10 @@ class RequestIdMiddleware:
             context.client_ip.reset(ip_token)
 
 
+# Where a body carries up to 1,000 payouts: the API's batch and the admin's CSV upload.
+BATCH_PATHS = frozenset({"/api/v1/payout-batches", "/admin/payouts/payoutbatch/add/"})
+
+
 class BodySizeLimitMiddleware:
     """Refuse an oversized body from its Content-Length, before anything reads it."""
 
@@ -69,7 +73,11 @@ class BodySizeLimitMiddleware:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             return errors.problem_response(errors.MalformedRequest("Invalid Content-Length."))
-        limit: int = settings.MAX_REQUEST_BODY_BYTES
+        limit: int = (
+            settings.PAYOUT_BATCH_MAX_BODY_BYTES
+            if request.path in BATCH_PATHS
+            else settings.MAX_REQUEST_BODY_BYTES
+        )
         if length > limit:
             return errors.problem_response(
                 errors.RequestTooLarge(f"The body is {length} bytes; the limit is {limit}.")

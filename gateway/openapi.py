@@ -36,10 +36,18 @@ _PROBLEM: dict[str, Any] = {
         "request_id": {"type": "string"},
         "errors": {
             "type": "array",
-            "description": "Validation errors only.",
+            "description": "Validation errors only: each names its field as a dotted path "
+            "(`items.17.msisdn`); a payout batch's also carry the JSON pointer (RFC 6901) of "
+            "the field (`/items/17/msisdn`) and the code the item was refused with.",
             "items": {
                 "type": "object",
-                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+                "required": ["field", "message"],
+                "properties": {
+                    "field": {"type": "string"},
+                    "message": {"type": "string"},
+                    "pointer": {"type": "string", "example": "/items/17/msisdn"},
+                    "code": {"type": "string", "example": "validation_error"},
+                },
             },
         },
     },
@@ -65,8 +73,9 @@ _DESCRIPTIONS = {
     "429": "Rate limit exceeded (see Retry-After)",
     "503": "The gateway or the operator is unavailable: retry with the same Idempotency-Key",
 }
-# Payments answer 402 and 503 provider_unavailable too; every mutation can be 409/413/415/422.
-_PAYMENT_WRITES = {"payments_create", "payments_refund"}
+# Payments (and payout batches) answer 402 and 503 provider_unavailable too; every mutation
+# can be 409/413/415/422.
+_PAYMENT_WRITES = {"payments_create", "payments_refund", "payout_batches_create"}
 # On every /api/ answer (tenants.middleware): the budget counted, and what is left of it.
 _RATE_LIMIT_HEADERS = {
     "RateLimit-Policy": {

@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "gateway",
     "tenants",
     "payments",
+    "payouts",
     "providers",
     "webhooks",
     "audit",
@@ -222,7 +223,9 @@ CORS_EXPOSE_HEADERS = [
 
 # Requests larger than this are refused with 413 before any view reads them.
 MAX_REQUEST_BODY_BYTES: int = env.int("MAX_REQUEST_BODY_BYTES", default=64 * 1024)
-DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
+# The same for a payout batch (up to 1,000 payouts) and its CSV upload in the admin.
+PAYOUT_BATCH_MAX_BODY_BYTES: int = env.int("PAYOUT_BATCH_MAX_BODY_BYTES", default=2 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(MAX_REQUEST_BODY_BYTES, PAYOUT_BATCH_MAX_BODY_BYTES)
 # JSON bodies nested deeper than this are refused with 400 invalid_json (gateway.jsonbody).
 MAX_JSON_DEPTH: int = env.int("MAX_JSON_DEPTH", default=32)
 if MAX_JSON_DEPTH < 1:

@@ -15,6 +15,7 @@ urlpatterns = [
     path("api/v1/", include("tenants.urls")),
     path("api/v1/", include("providers.urls")),
     path("api/v1/", include("payments.urls")),
+    path("api/v1/", include("payouts.urls")),
     path("api/v1/", include("webhooks.urls")),
     path("errors/", views.ErrorCatalogueView.as_view(), name="error-list"),
     path("errors/failures/<slug:code>", views.FailureCodeView.as_view(), name="failure-detail"),

@@ -5,6 +5,7 @@ schema ships (Swagger's "try it out" bodies) are accepted as they are."""
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
@@ -13,7 +14,10 @@ from django.test import Client
 from django.utils import timezone
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped]  # no stubs pinned
 
+from audit.services import SYSTEM
 from payments.models import Status
+from payouts import services as payouts
+from tenants.models import Mode
 from tests.payments.factories import PaymentFactory, fund
 from tests.tenants.factories import issue_key
 from tests.webhooks.outbound.factories import endpoint_for, final_payment_event
@@ -35,8 +39,13 @@ BODIES: dict[str, dict[str, Any]] = {
 }
 QUERIES = {"providers_predict": {"msisdn": "0961234567"}}
 # Answers other than 2xx that are right here: the account lookup asks an operator that is not
-# running in unit tests; only a queued payout can be cancelled, and this payment is final.
-NOT_2XX = {"accounts_retrieve": {503}, "payments_cancel": {409}}
+# running in unit tests; only a queued payout can be cancelled, and this payment is final (so
+# is nothing of the batch queued).
+NOT_2XX = {
+    "accounts_retrieve": {503},
+    "payments_cancel": {409},
+    "payout_batches_cancel": {409},
+}
 
 
 def _json_schema(node: Any, in_all_of: bool = False) -> Any:
@@ -75,6 +84,13 @@ def world(settings):
     )
     endpoint, _ = endpoint_for(tenant, UNREACHABLE)
     event = final_payment_event(tenant)
+    batch = payouts.create_payout_batch(
+        tenant=tenant,
+        mode=Mode.TEST,
+        currency="ZMW",
+        items=[payouts.BatchItem(amount=Decimal("5.00"), msisdn="260961234567", external_id="b-1")],
+        actor=SYSTEM,
+    )
     return {
         "secret": key.secret,
         "path": {
@@ -83,6 +99,7 @@ def world(settings):
             "webhook-endpoints": endpoint.public_id,
             "events": event.public_id,
             "accounts": "0961234567",
+            "payout-batches": batch.public_id,
         },
     }
 
