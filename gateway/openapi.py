@@ -217,7 +217,8 @@ def positive_money_inputs(
 def name_operations(
     result: dict[str, Any], generator: Any, request: Any, public: bool
 ) -> dict[str, Any]:
-    """drf-spectacular POSTPROCESSING_HOOK: every API operation gets operation_id()."""
+    """drf-spectacular POSTPROCESSING_HOOK: every API operation gets operation_id(), and the
+    tag of its resource (`payments`, `payout-batches`, …)."""
     schemas = result.get("components", {}).get("schemas", {})
     seen: dict[str, str] = {}
     for path, operations in result.get("paths", {}).items():
@@ -229,4 +230,6 @@ def name_operations(
                 raise ValueError(f"operation id {name} of {method} {path} is {seen[name]}'s too")
             seen[name] = f"{method} {path}"
             operation["operationId"] = name
+            # Grouped by resource (Swagger's sections, a generated client's modules).
+            operation["tags"] = [path.removeprefix("/api/v1/").split("/")[0]]
     return result

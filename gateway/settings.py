@@ -292,6 +292,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "BalanceTransactionTypeEnum": "payments.ledger.models.EntryKind",
         "BalanceTransactionPhaseEnum": "payments.ledger.models.EntryPhase",
+        # One name for the operators wherever they appear (provider, routing.predicted, …).
+        "ProviderEnum": "providers.base.Provider",
     },
 }
 
