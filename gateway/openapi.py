@@ -233,3 +233,25 @@ def name_operations(
             # Grouped by resource (Swagger's sections, a generated client's modules).
             operation["tags"] = [path.removeprefix("/api/v1/").split("/")[0]]
     return result
+
+
+def add_examples(
+    result: dict[str, Any], generator: Any, request: Any, public: bool
+) -> dict[str, Any]:
+    """drf-spectacular POSTPROCESSING_HOOK (after name_operations): the examples and
+    descriptions of gateway.openapi_examples, where a view declares none of its own."""
+    from gateway.openapi_examples import OPERATIONS
+
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            extra = OPERATIONS.get(operation.get("operationId", ""), {})
+            if "description" in extra:
+                operation.setdefault("description", extra["description"])
+            body = operation.get("requestBody", {}).get("content", {}).get("application/json")
+            if body is not None and "request" in extra and not body.get("examples"):
+                body["examples"] = {"Example": {"value": extra["request"]}}
+            for status, answer in operation.get("responses", {}).items():
+                content = answer.get("content", {}).get("application/json")
+                if status.startswith("2") and content is not None and "response" in extra:
+                    content.setdefault("examples", {"Example": {"value": extra["response"]}})
+    return result

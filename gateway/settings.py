@@ -285,6 +285,7 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "gateway.openapi.add_problems_and_idempotency",
         "gateway.openapi.name_operations",
+        "gateway.openapi.add_examples",
         "gateway.openapi.positive_money_inputs",
     ],
     "COMPONENT_SPLIT_REQUEST": True,

@@ -186,3 +186,22 @@ def test_every_operation_is_tagged_with_its_resource() -> None:
     assert tags["payments_create"] == ["payments"]
     assert tags["payout_batches_cancel"] == ["payout-batches"]
     assert all(len(names) == 1 for names in tags.values())
+
+
+def test_every_operation_has_a_description_and_examples_of_its_body_and_answer() -> None:
+    schema = Client().get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+
+    missing = []
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            name = f"{operation['operationId']} ({method} {path})"
+            if not operation.get("description"):
+                missing.append(f"{name}: description")
+            body = operation.get("requestBody", {}).get("content", {}).get("application/json")
+            if body is not None and not body.get("examples"):
+                missing.append(f"{name}: request example")
+            for status, answer in operation["responses"].items():
+                for media, content in answer.get("content", {}).items():
+                    if not content.get("examples"):
+                        missing.append(f"{name}: {status} {media} example")
+    assert not missing, missing
