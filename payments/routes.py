@@ -179,6 +179,12 @@ def consume_daily_cap(
     """
     day = lusaka_today()
     table = DailyUsage._meta.db_table
+    refused = errors.DailyCapExceeded(
+        f"Today's {flow}s to {Provider(provider).label} would pass the daily cap of {cap}.",
+        daily_cap=str(cap),
+    )
+    if amount > cap:
+        raise refused  # the day's first INSERT below checks nothing (many payouts at once)
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} AS usage (tenant_id, mode, provider, operation, day, total)"  # noqa: S608  # the table name is ours
@@ -190,10 +196,7 @@ def consume_daily_cap(
             [tenant.pk, mode, provider, flow, day, amount, cap],
         )
         if cursor.fetchone() is None:
-            raise errors.DailyCapExceeded(
-                f"Today's {flow}s to {Provider(provider).label} would pass the daily cap of {cap}.",
-                daily_cap=str(cap),
-            )
+            raise refused
     return day
 
 

@@ -269,8 +269,9 @@ def create_payouts(
         .values_list("external_id", "public_id")
     )
     closed: dict[Provider, bool] = {}
+    caps: dict[Provider, Decimal | None] = {}
     refusals: list[tuple[int, GatewayError]] = []
-    planned: list[tuple[int, NewPayout, routes.Route]] = []
+    created: dict[int, Payment] = {}
     for index, payout in enumerate(payouts):
         if payout.external_id in taken:
             continue
@@ -284,49 +285,47 @@ def create_payouts(
                 provider=payout.provider,
                 configs=configs,
             )
-            _check_creation_rules(amount=payout.amount, currency=currency)
-            routes.check_capabilities(registry.capabilities(route.provider), amount=payout.amount)
+            if route.provider not in closed:
+                closed[route.provider] = availability.is_closed(
+                    provider=route.provider, mode=mode, operation=Flow.DISBURSEMENT
+                )
+            created[index] = _new_payment(
+                tenant=tenant,
+                mode=mode,
+                flow=Flow.DISBURSEMENT,
+                amount=payout.amount,
+                currency=currency,
+                msisdn=payout.msisdn,
+                external_id=payout.external_id,
+                provider=route.provider,
+                description=payout.description,
+                metadata=payout.metadata,
+                refund_of=None,
+                routing=route.routing,
+                queued=closed[route.provider],
+                cap_day=None,  # below, once the operator's total is counted
+            )
         except GatewayError as refused:
             refusals.append((index, refused))
             continue
-        planned.append((index, payout, route))
+        caps[route.provider] = route.limits.daily_cap
     if refusals:
         raise PayoutsRefused(refusals)
-    cap_days: dict[Provider, date] = {}
-    for provider, cap in {r.provider: r.limits.daily_cap for _, _, r in planned}.items():
-        if cap is not None:
-            total = sum((p.amount for _, p, r in planned if r.provider == provider), Decimal(0))
-            cap_days[provider] = routes.consume_daily_cap(
-                tenant=tenant,
-                mode=mode,
-                provider=provider,
-                flow=Flow.DISBURSEMENT,
-                amount=total,
-                cap=cap,
-            )
-    created: dict[int, Payment] = {}
-    for index, payout, route in planned:
-        if route.provider not in closed:
-            closed[route.provider] = availability.is_closed(
-                provider=route.provider, mode=mode, operation=Flow.DISBURSEMENT
-            )
-        created[index] = _new_payment(
+    made = list(created.values())
+    for provider, cap in caps.items():
+        if cap is None:
+            continue
+        mine = [payment for payment in made if payment.provider == provider]
+        day = routes.consume_daily_cap(
             tenant=tenant,
             mode=mode,
+            provider=provider,
             flow=Flow.DISBURSEMENT,
-            amount=payout.amount,
-            currency=currency,
-            msisdn=payout.msisdn,
-            external_id=payout.external_id,
-            provider=route.provider,
-            description=payout.description,
-            metadata=payout.metadata,
-            refund_of=None,
-            routing=route.routing,
-            queued=closed[route.provider],
-            cap_day=cap_days.get(route.provider),
+            amount=sum((payment.amount for payment in mine), Decimal(0)),
+            cap=cap,
         )
-    made = list(created.values())
+        for payment in mine:
+            payment.cap_day = day
     for payment, inserted in zip(made, _insert_created(made, actor=actor), strict=True):
         if not inserted:
             # Taken since the look-up above, by a concurrent request: refuse the whole call

@@ -215,3 +215,21 @@ def test_a_batch_costs_the_same_statements_for_2_items_or_1000(api, funded) -> N
         counts.append(len(captured.captured_queries))
     assert counts[0] == counts[1] <= 30, counts
     assert Payment.objects.count() == 1003
+
+
+def test_a_daily_cap_counts_the_batchs_total_for_its_operator(api, funded) -> None:
+    from providers.models import DailyUsage, OperatorConfig
+
+    tenant = funded.api_key.tenant
+    OperatorConfig.objects.create(
+        tenant=tenant, mode="test", provider="mtn", disbursement_daily_cap=Decimal("25.00")
+    )
+
+    refused = api.post(URL, {"items": _items(3)}, format="json")  # 30.00 > 25.00
+
+    assert refused.status_code == 422 and refused.json()["code"] == "daily_cap_exceeded"
+    assert not Payment.objects.exists() and not DailyUsage.objects.exists()
+    accepted = api.post(URL, {"items": _items(2)}, format="json")
+    assert accepted.status_code == 201
+    assert DailyUsage.objects.get().total == Decimal("20.00")
+    assert {p.cap_day for p in Payment.objects.all()} == {DailyUsage.objects.get().day}
