@@ -126,6 +126,10 @@ def _in_metrics_networks(text: str) -> bool:
     return any(address in network for network in settings.METRICS_NETWORKS)
 
 
+# Where a body carries up to 1,000 payouts: the API's batch and the admin's CSV upload.
+BATCH_PATHS = frozenset({"/api/v1/payout-batches", "/admin/payouts/payoutbatch/add/"})
+
+
 class BodySizeLimitMiddleware:
     """Refuse an oversized body from its Content-Length, before anything reads it."""
 
@@ -137,7 +141,11 @@ class BodySizeLimitMiddleware:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             return errors.problem_response(errors.MalformedRequest("Invalid Content-Length."))
-        limit: int = settings.MAX_REQUEST_BODY_BYTES
+        limit: int = (
+            settings.PAYOUT_BATCH_MAX_BODY_BYTES
+            if request.path in BATCH_PATHS
+            else settings.MAX_REQUEST_BODY_BYTES
+        )
         if length > limit:
             return errors.problem_response(
                 errors.RequestTooLarge(f"The body is {length} bytes; the limit is {limit}.")

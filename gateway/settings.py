@@ -99,6 +99,7 @@ INSTALLED_APPS = [
     "gateway",
     "tenants",
     "payments",
+    "payouts",
     "providers",
     "webhooks",
     "audit",
@@ -277,7 +278,9 @@ CORS_EXPOSE_HEADERS = [
 
 # Requests larger than this are refused with 413 before any view reads them.
 MAX_REQUEST_BODY_BYTES: int = env.int("MAX_REQUEST_BODY_BYTES", default=64 * 1024)
-DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
+# The same for a payout batch (up to 1,000 payouts) and its CSV upload in the admin.
+PAYOUT_BATCH_MAX_BODY_BYTES: int = env.int("PAYOUT_BATCH_MAX_BODY_BYTES", default=2 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(MAX_REQUEST_BODY_BYTES, PAYOUT_BATCH_MAX_BODY_BYTES)
 # JSON bodies nested deeper than this are refused with 400 invalid_json (gateway.jsonbody).
 MAX_JSON_DEPTH: int = env.int("MAX_JSON_DEPTH", default=32)
 if MAX_JSON_DEPTH < 1:
@@ -337,6 +340,7 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "gateway.openapi.add_problems_and_idempotency",
         "gateway.openapi.name_operations",
+        "gateway.openapi.add_examples",
         "gateway.openapi.positive_money_inputs",
         "gateway.openapi.precise_inputs",
         "gateway.openapi.link_created_objects",
@@ -346,6 +350,10 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "BalanceTransactionTypeEnum": "payments.ledger.models.EntryKind",
         "BalanceTransactionPhaseEnum": "payments.ledger.models.EntryPhase",
+        # One name for the operators wherever they appear (provider, routing.predicted, …).
+        "ProviderEnum": "providers.base.Provider",
+        "PaymentFlowEnum": "payments.models.Flow",
+        "PaymentStatusEnum": "payments.models.Status",
     },
 }
 

@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/v1/", include("tenants.urls")),
     path("api/v1/", include("providers.urls")),
     path("api/v1/", include("payments.urls")),
+    path("api/v1/", include("payouts.urls")),
     path("api/v1/", include("webhooks.urls")),
     path("api/v1/", include("reports.urls")),
     path("errors/", views.ErrorCatalogueView.as_view(), name="error-list"),

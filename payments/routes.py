@@ -65,8 +65,10 @@ def route_payment(
     amount: Decimal,
     provider: Provider | None,
     refund_of: Payment | None = None,
+    configs: dict[str, OperatorConfig] | None = None,
 ) -> Route:
-    """The operator, checked against the tenant's configuration (one SELECT).
+    """The operator, checked against the tenant's configuration (one SELECT, none when the
+    caller passes the tenant's `operator_configs` for many payments).
 
     Raises UnsupportedOperator, OperatorDisabled, or a 400 on `amount` outside the limits.
     """
@@ -78,7 +80,8 @@ def route_payment(
     else:
         chosen, reason = routing.route_msisdn(msisdn), Reason.PREFIX
     registry.require_adapter(chosen)
-    configs = operator_configs(tenant_id=tenant.pk, mode=mode)
+    if configs is None:
+        configs = operator_configs(tenant_id=tenant.pk, mode=mode)
     config = configs.get(chosen)
     # A refund returns money already collected: it is owed whatever the tenant uses now.
     if config is not None and not config.enabled and flow != Flow.REFUND:
@@ -178,6 +181,12 @@ def consume_daily_cap(
     """
     day = lusaka_today()
     table = DailyUsage._meta.db_table
+    refused = errors.DailyCapExceeded(
+        f"Today's {flow}s to {Provider(provider).label} would pass the daily cap of {cap}.",
+        daily_cap=str(cap),
+    )
+    if amount > cap:
+        raise refused  # the day's first INSERT below checks nothing (many payouts at once)
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} AS usage (tenant_id, mode, provider, operation, day, total)"  # noqa: S608  # nosec B608  # the table name is ours
@@ -189,10 +198,7 @@ def consume_daily_cap(
             [tenant.pk, mode, provider, flow, day, amount, cap],
         )
         if cursor.fetchone() is None:
-            raise errors.DailyCapExceeded(
-                f"Today's {flow}s to {Provider(provider).label} would pass the daily cap of {cap}.",
-                daily_cap=str(cap),
-            )
+            raise refused
     return day
 
 

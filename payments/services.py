@@ -14,6 +14,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -29,6 +31,7 @@ from audit import services as audit
 from audit.models import AuditLog
 from gateway import context
 from gateway.db import ensure_outside_transaction
+from gateway.errors import GatewayError
 from payments import availability, errors, hooks, metrics, routes
 from payments.ledger import services as ledger
 from payments.ledger.models import Entry, EntryKind
@@ -106,8 +109,8 @@ def create_payment(
     queued = flow != Flow.COLLECTION and availability.is_closed(
         provider=route.provider, mode=mode, operation=flow
     )
-    insert = functools.partial(
-        _insert_payment,
+    new = functools.partial(
+        _new_payment,
         tenant=tenant,
         mode=mode,
         flow=flow,
@@ -115,7 +118,6 @@ def create_payment(
         currency=currency,
         msisdn=msisdn,
         external_id=external_id,
-        actor=actor,
         provider=route.provider,
         description=description,
         metadata=metadata,
@@ -125,17 +127,35 @@ def create_payment(
     )
     cap = route.limits.daily_cap
     if cap is None:
-        return insert()
+        return _insert_payment(new(cap_day=None), actor=actor)
     # The cap's count and the payment commit together, or neither does (a duplicate
     # external_id or a refused reservation rolls the count back too).
     with transaction.atomic():
         cap_day = routes.consume_daily_cap(
             tenant=tenant, mode=mode, provider=route.provider, flow=flow, amount=amount, cap=cap
         )
-        return insert(cap_day=cap_day)
+        return _insert_payment(new(cap_day=cap_day), actor=actor)
 
 
-def _insert_payment(
+def _insert_payment(payment: Payment, *, actor: audit.Actor) -> Payment:
+    leaving = payment.flow != Flow.COLLECTION
+    # Nothing refuses a collection after its INSERT (a duplicate inserts nothing), so it
+    # needs no savepoint. Money leaving can still be refused by its reservation: then only
+    # its own writes roll back, and a request's transaction goes on to store the refusal.
+    with transaction.atomic(savepoint=leaving):
+        [inserted] = _insert_created([payment], actor=actor)
+        if inserted and leaving:
+            # Money leaving: reserved now, or refused now, before anything reaches the operator.
+            ledger.reserve_for_payments(payments=[payment], actor=actor)
+    if not inserted:
+        raise _duplicate(
+            tenant=payment.tenant, mode=Mode(payment.mode), external_id=payment.external_id
+        )
+    metrics.count_created(payment)
+    return payment
+
+
+def _new_payment(
     *,
     tenant: Tenant,
     mode: Mode,
@@ -144,15 +164,15 @@ def _insert_payment(
     currency: str,
     msisdn: str,
     external_id: str,
-    actor: audit.Actor,
     provider: Provider,
     description: str,
     metadata: dict[str, Any] | None,
     refund_of: Payment | None,
     routing: dict[str, str | None],
     queued: bool,
-    cap_day: date | None = None,
+    cap_day: date | None,
 ) -> Payment:
+    """The unsaved payment, once it passes every creation rule (raises their errors)."""
     _check_creation_rules(amount=amount, currency=currency)
     routed = provider  # chosen and checked by payments.routes
     routes.check_capabilities(registry.capabilities(routed), amount=amount)
@@ -187,99 +207,256 @@ def _insert_payment(
     payment.full_clean(
         exclude=["tenant", "refund_of"], validate_unique=False, validate_constraints=False
     )
-    # Nothing refuses a collection after its INSERT (a duplicate inserts nothing), so it
-    # needs no savepoint. Money leaving can still be refused by its reservation: then only
-    # its own writes roll back, and a request's transaction goes on to store the refusal.
-    with transaction.atomic(savepoint=flow != Flow.COLLECTION):
-        inserted = _insert_created(payment, actor=actor)
-        if inserted and flow != Flow.COLLECTION:
-            # Money leaving: reserved now, or refused now, before anything reaches the operator.
-            ledger.reserve_for_payment(payment=payment, actor=actor)
-    if not inserted:
-        existing = (
-            Payment.objects.for_tenant(tenant, mode)
-            .filter(external_id=external_id)
-            .only("public_id")
-            .first()
-        )
-        raise errors.DuplicateExternalId(
-            f"external_id {external_id!r} is already used by {existing.public_id}."
-            if existing
-            else f"external_id {external_id!r} is already used.",
-            payment_id=existing.public_id if existing else None,
-        )
-    metrics.count_created(payment)
     return payment
 
 
-# A new payment, its audit row and its submission job: one statement, one round trip (the fee
-# schedule's look-up folded into the INSERT). ON CONFLICT on the external_id inserts nothing
-# (and then neither do the other two), waiting first for a concurrent insert of the same
-# external_id to commit or roll back. The job goes in through Procrastinate's own SQL function,
-# with the row Procrastinate's `defer()` makes (queue, task, priority from the task; lock
-# `payment:<id>`, as `_defer` sets; args {"payment_id": <id>}): the same row, the same NOTIFY.
+def _duplicate(*, tenant: Tenant, mode: Mode, external_id: str) -> errors.DuplicateExternalId:
+    existing = (
+        Payment.objects.for_tenant(tenant, mode)
+        .filter(external_id=external_id)
+        .only("public_id")
+        .first()
+    )
+    return errors.DuplicateExternalId(
+        f"external_id {external_id!r} is already used by {existing.public_id}."
+        if existing
+        else f"external_id {external_id!r} is already used.",
+        payment_id=existing.public_id if existing else None,
+    )
+
+
+@dataclass(frozen=True)
+class NewPayout:
+    """One payout of many (create_payouts), with create_payment's own arguments."""
+
+    amount: Decimal
+    msisdn: str
+    external_id: str
+    provider: Provider | None = None
+    description: str = ""
+    metadata: dict[str, Any] | None = None
+
+
+class PayoutsRefused(Exception):
+    """Some payouts break a creation rule; nothing was written. `refusals` holds (index,
+    error) for each one, in order."""
+
+    def __init__(self, refusals: list[tuple[int, GatewayError]]) -> None:
+        super().__init__(f"{len(refusals)} payouts refused")
+        self.refusals = refusals
+
+
+@transaction.atomic  # may nest in the idempotency middleware's transaction
+def create_payouts(
+    *,
+    tenant: Tenant,
+    mode: Mode,
+    currency: str,
+    payouts: Sequence[NewPayout],
+    actor: audit.Actor,
+) -> list[Payment | str]:
+    """Many disbursements at once, under create_payment's rules: each is a normal payout
+    (its audit row and submission job in its one INSERT), and their amounts and fees are
+    reserved together, by one conditional UPDATE of the balance.
+
+    All or nothing: raises PayoutsRefused (every payout that breaks a rule), InsufficientBalance
+    (for the total), DailyCapExceeded (for an operator's total) and writes nothing. Returns, in
+    order, each new payment, or the public id of the payment already using its external_id
+    (nothing is written for that payout). Rules that do not depend on the payout (the
+    tenant's operator configuration, availability) are read once.
+    """
+    _check_currency(currency)  # here too: a batch whose every payout is a repeat makes none
+    configs = routes.operator_configs(tenant_id=tenant.pk, mode=mode)
+    taken = dict(
+        Payment.objects.for_tenant(tenant, mode)
+        .filter(external_id__in=[payout.external_id for payout in payouts])
+        .values_list("external_id", "public_id")
+    )
+    closed: dict[Provider, bool] = {}
+    caps: dict[Provider, Decimal | None] = {}
+    refusals: list[tuple[int, GatewayError]] = []
+    created: dict[int, Payment] = {}
+    for index, payout in enumerate(payouts):
+        if payout.external_id in taken:
+            continue
+        try:
+            route = routes.route_payment(
+                tenant=tenant,
+                mode=mode,
+                flow=Flow.DISBURSEMENT,
+                msisdn=payout.msisdn,
+                amount=payout.amount,
+                provider=payout.provider,
+                configs=configs,
+            )
+            if route.provider not in closed:
+                closed[route.provider] = availability.is_closed(
+                    provider=route.provider, mode=mode, operation=Flow.DISBURSEMENT
+                )
+            created[index] = _new_payment(
+                tenant=tenant,
+                mode=mode,
+                flow=Flow.DISBURSEMENT,
+                amount=payout.amount,
+                currency=currency,
+                msisdn=payout.msisdn,
+                external_id=payout.external_id,
+                provider=route.provider,
+                description=payout.description,
+                metadata=payout.metadata,
+                refund_of=None,
+                routing=route.routing,
+                queued=closed[route.provider],
+                cap_day=None,  # below, once the operator's total is counted
+            )
+        except GatewayError as refused:
+            refusals.append((index, refused))
+            continue
+        caps[route.provider] = route.limits.daily_cap
+    if refusals:
+        raise PayoutsRefused(refusals)
+    made = list(created.values())
+    for provider, cap in caps.items():
+        if cap is None:
+            continue
+        mine = [payment for payment in made if payment.provider == provider]
+        day = routes.consume_daily_cap(
+            tenant=tenant,
+            mode=mode,
+            provider=provider,
+            flow=Flow.DISBURSEMENT,
+            amount=sum((payment.amount for payment in mine), Decimal(0)),
+            cap=cap,
+        )
+        for payment in mine:
+            payment.cap_day = day
+    for payment, inserted in zip(made, _insert_created(made, actor=actor), strict=True):
+        if not inserted:
+            # Taken since the look-up above, by a concurrent request: refuse the whole call
+            # (a retry reports it as taken).
+            raise _duplicate(tenant=tenant, mode=mode, external_id=payment.external_id)
+    ledger.reserve_for_payments(payments=made, actor=actor)
+    for payment in made:
+        metrics.count_created(payment)
+    return [created.get(index) or taken[payout.external_id] for index, payout in enumerate(payouts)]
+
+
+# New payments, their audit rows and their submission jobs: one statement, one round trip, for
+# one payment or a thousand. The rows arrive as one array per column (`unnest`), so the
+# statement's text is the same whatever their number. The fee schedule's look-up is folded
+# into the INSERT. ON CONFLICT on the external_id inserts nothing for a taken one (and then
+# neither its audit row nor its job), waiting first for a concurrent insert of the same
+# external_id to commit or roll back. The jobs go in through Procrastinate's own SQL function,
+# with the rows Procrastinate's `defer()` makes (queue, task, priority from the task; lock
+# `payment:<id>`, as `_defer` sets; args {{"payment_id": <id>}}): the same rows, the same NOTIFY.
 _CREATE_SQL = """
-WITH payment AS (
-    INSERT INTO {payment_table} ({payment_columns}) VALUES ({payment_values})
+WITH new AS (
+    SELECT * FROM unnest({arrays}) AS new ({names})
+), payment AS (
+    INSERT INTO {payment_table} ({payment_columns}) SELECT {payment_values} FROM new
     ON CONFLICT ON CONSTRAINT payment_external_id_uniq DO NOTHING
-    RETURNING id, fee
+    RETURNING id, fee, public_id
 ), audit_row AS (
-    INSERT INTO {audit_table} ({audit_columns}) SELECT {audit_values} FROM payment
+    INSERT INTO {audit_table} ({audit_columns})
+    SELECT {audit_values} FROM payment JOIN new USING (public_id)
 ), job AS (
-    SELECT procrastinate_defer_jobs_v1(ARRAY[ROW(
-        %(job_queue)s, %(job_task)s, %(job_priority)s, 'payment:' || payment.id, NULL,
-        jsonb_build_object('payment_id', payment.id), NULL
-    )]::procrastinate_job_to_defer_v1[]) FROM payment
+    SELECT procrastinate_defer_jobs_v1(ARRAY(
+        SELECT ROW(
+            %(job_queue)s, %(job_task)s, %(job_priority)s, 'payment:' || payment.id, NULL,
+            jsonb_build_object('payment_id', payment.id), NULL
+        )::procrastinate_job_to_defer_v1 FROM payment
+    ))
 )
-SELECT payment.id, payment.fee FROM payment CROSS JOIN job
+SELECT payment.id, payment.fee, payment.public_id
+FROM payment CROSS JOIN (SELECT count(*) FROM job) AS deferred
 """
+# An audit row's values that differ from one new payment to the next (the others are the
+# request's: actor, request id, address).
+_AUDIT_PER_PAYMENT = ("tenant_id", "data", "created_at", "target_ref")
 
 
-def _insert_created(payment: Payment, *, actor: audit.Actor) -> bool:
-    """Write the new payment (its fee from the tenant's schedule), its audit row and its
-    submission job; False, and nothing written, if its external_id is taken."""
+def _insert_created(payments: Sequence[Payment], *, actor: audit.Actor) -> list[bool]:
+    """Write each new payment (its fee from the tenant's schedule), its audit row and its
+    submission job; False for one whose external_id is taken (nothing written for it)."""
     quote = connection.ops.quote_name
     fields = [field for field in Payment._meta.concrete_fields if not field.primary_key]
-    params = {
-        field.attname: field.get_db_prep_save(field.pre_save(payment, True), connection)
-        for field in fields
-    }
-    audit_row = audit.row(
+    audit_fields = {field.attname: field for field in AuditLog._meta.concrete_fields}
+    columns: dict[str, list[Any]] = {field.attname: [] for field in fields if field.name != "fee"}
+    columns["audit_data"] = []
+    for payment in payments:
+        for field in fields:
+            if field.name != "fee":
+                value = field.get_db_prep_save(field.pre_save(payment, True), connection)
+                columns[field.attname].append(value)
+        columns["audit_data"].append(
+            audit_fields["data"].get_db_prep_save(
+                {
+                    "public_id": payment.public_id,
+                    "flow": payment.flow,
+                    "amount": str(payment.amount),
+                },
+                connection,
+            )
+        )
+    types = {field.attname: field.db_type(connection) for field in fields}
+    types["audit_data"] = audit_fields["data"].db_type(connection)
+    shared = audit.row(
         actor=actor,
         action="payment.created",
         target_type=Payment._meta.label_lower,
         target_id=None,  # the payment's id, which the statement makes
-        target_ref=payment.public_id,
-        tenant_id=payment.tenant_id,
-        data={"public_id": payment.public_id, "flow": payment.flow, "amount": str(payment.amount)},
+        tenant_id=None,  # each payment's
     )
-    audit_row["created_at"] = payment.created_at
-    audit_fields = {field.attname: field for field in AuditLog._meta.concrete_fields}
-    for name, value in audit_row.items():
-        params[f"audit_{name}"] = audit_fields[name].get_db_prep_save(value, connection)
+    audit_names = [
+        *_AUDIT_PER_PAYMENT,
+        *(name for name in shared if name not in _AUDIT_PER_PAYMENT),
+    ]
+    audit_names.remove("target_id")
+    params: dict[str, Any] = {f"c_{name}": values for name, values in columns.items()}
+    for name in shared:
+        if name not in _AUDIT_PER_PAYMENT:
+            params[f"a_{name}"] = audit_fields[name].get_db_prep_save(shared[name], connection)
+    audit_sources = {
+        "tenant_id": "new.tenant_id",
+        "data": "new.audit_data",
+        "created_at": "new.created_at",
+        "target_ref": "new.public_id",
+    }
     params["job_queue"], params["job_task"], params["job_priority"] = _job_fields(
         "payments.submit_payment"
     )
     sql = _CREATE_SQL.format(
+        arrays=", ".join(f"%(c_{name})s::{types[name]}[]" for name in columns),
+        names=", ".join(columns),
         payment_table=quote(Payment._meta.db_table),
         payment_columns=", ".join(quote(str(field.column)) for field in fields),
         payment_values=", ".join(
-            ledger.FEE_SQL if field.name == "fee" else f"%({field.attname})s" for field in fields
+            ledger.fee_sql("new.{}".format) if field.name == "fee" else f"new.{field.attname}"
+            for field in fields
         ),
         audit_table=quote(AuditLog._meta.db_table),
-        audit_columns=", ".join(quote(str(audit_fields[name].column)) for name in audit_row),
+        audit_columns=", ".join(
+            quote(str(audit_fields[name].column)) for name in ["target_id", *audit_names]
+        ),
         audit_values=", ".join(
-            "payment.id::text" if name == "target_id" else f"%(audit_{name})s" for name in audit_row
+            [
+                "payment.id::text",
+                *(
+                    audit_sources.get(name)
+                    or f"%(a_{name})s::{audit_fields[name].db_type(connection)}"
+                    for name in audit_names
+                ),
+            ]
         ),
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        row = cursor.fetchone()
-    if row is None:
-        return False
-    payment.pk, payment.fee = row
-    payment._state.adding, payment._state.db = False, connection.alias
-    return True
+        made = {public_id: (pk, fee) for pk, fee, public_id in cursor.fetchall()}
+    for payment in payments:
+        if payment.public_id in made:
+            payment.pk, payment.fee = made[payment.public_id]
+            payment._state.adding, payment._state.db = False, connection.alias
+    return [payment.public_id in made for payment in payments]
 
 
 @functools.cache
@@ -292,16 +469,20 @@ def _job_fields(task_name: str) -> tuple[str, str, int]:
 
 def _check_creation_rules(*, amount: Decimal, currency: str) -> None:
     """What any new payment must satisfy, whoever creates it (API, refund, admin, command)."""
-    if currency not in SUPPORTED_CURRENCIES:
-        raise errors.invalid_field(
-            "currency",
-            f"{currency} is not accepted; use {', '.join(sorted(SUPPORTED_CURRENCIES))}.",
-        )
+    _check_currency(currency)
     maximum = Decimal(settings.PAYMENT_MAX_AMOUNT)
     if amount > maximum:
         raise errors.invalid_field("amount", f"Ensure this value is at most {maximum}.")
     if amount <= 0 or amount != amount.quantize(Decimal("0.01")):
         raise errors.invalid_field("amount", "An amount is positive, with at most 2 decimals.")
+
+
+def _check_currency(currency: str) -> None:
+    if currency not in SUPPORTED_CURRENCIES:
+        raise errors.invalid_field(
+            "currency",
+            f"{currency} is not accepted; use {', '.join(sorted(SUPPORTED_CURRENCIES))}.",
+        )
 
 
 @transaction.atomic

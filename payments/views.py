@@ -101,15 +101,18 @@ class PaymentCursorPagination(CursorPagination):
             cursor = super().decode_cursor(request)
         except (ValueError, NotFound):  # binascii.Error is a ValueError
             raise errors.InvalidCursor(_CURSOR_HINT) from None
-        if cursor is not None and cursor.position is not None:
-            # The position is the last row's created_at (ordering is -created_at, -id).
-            try:
-                position = parse_datetime(str(cursor.position))
-            except ValueError:
-                position = None
-            if position is None or position.tzinfo is None:
-                raise errors.InvalidCursor(_CURSOR_HINT)
+        position = None if cursor is None else cursor.position
+        if position is not None and not self.valid_position(str(position)):
+            raise errors.InvalidCursor(_CURSOR_HINT)
         return cursor
+
+    def valid_position(self, position: str) -> bool:
+        """The position is the last row's created_at (ordering is -created_at, -id)."""
+        try:
+            moment = parse_datetime(position)
+        except ValueError:
+            return False
+        return moment is not None and moment.tzinfo is not None
 
     def get_page_size(self, request: Request) -> int:
         """`limit`, refused with 400 when it is not 1-100 (DRF would silently clamp it)."""

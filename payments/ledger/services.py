@@ -8,6 +8,7 @@ and moves the totals at once, so concurrent payouts can never take a balance bel
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -45,14 +46,21 @@ ADJUST_PERMISSION = "payments.adjust_balance"  # what a staff user needs to move
 # as committed at that instant, so a changed price applies to the very next payment in every
 # process, and the look-up costs no statement of its own and no cache that could go stale.
 # (PostgreSQL's round() on numeric rounds half away from zero: half up, for fees >= 0.)
-FEE_SQL = f"""COALESCE((
-    SELECT CASE WHEN %(flow)s = '{Flow.COLLECTION}' THEN LEAST(fee, %(amount)s::numeric)
+def fee_sql(column: Callable[[str], str] = "%({})s".format) -> str:
+    """FEE_SQL over other inputs: `column("amount")` is the SQL of the payment's amount (and
+    so for flow, tenant_id, provider), e.g. a column of a many-row INSERT's source."""
+    flow, amount, tenant_id, provider = map(column, ("flow", "amount", "tenant_id", "provider"))
+    return f"""COALESCE((
+    SELECT CASE WHEN {flow} = '{Flow.COLLECTION}' THEN LEAST(fee, {amount}::numeric)
                 ELSE fee END
-    FROM (SELECT GREATEST(round(%(amount)s::numeric * percent * 0.01, 2) + fixed, minimum)
+    FROM (SELECT GREATEST(round({amount}::numeric * percent * 0.01, 2) + fixed, minimum)
           FROM {FeeSchedule._meta.db_table}
-          WHERE tenant_id = %(tenant_id)s AND provider = %(provider)s AND flow = %(flow)s
+          WHERE tenant_id = {tenant_id} AND provider = {provider} AND flow = {flow}
          ) AS schedule (fee)
-), 0)"""  # noqa: S608  # nosec B608  # the model's own table name; values are parameters
+), 0)"""  # noqa: S608  # nosec B608  # the model's own table name; values are parameters or columns
+
+
+FEE_SQL = fee_sql()
 
 
 def fee_for(*, tenant: Tenant, provider: str, flow: str, amount: Decimal) -> Decimal:
@@ -152,32 +160,63 @@ def _account(
 # --- payments -------------------------------------------------------------------------------
 
 
-def reserve_for_payment(*, payment: Payment, actor: audit.Actor) -> None:
-    """Money leaving (a payout or a refund): reserve amount + fee from the merchant's available
-    balance, or raise InsufficientBalance and change nothing."""
-    merchant = merchant_account(
-        tenant_id=payment.tenant_id, mode=payment.mode, currency=payment.currency
-    )
-    total = payment.amount + payment.fee
+def reserve_for_payments(*, payments: Sequence[Payment], actor: audit.Actor) -> None:
+    """Money leaving (payouts, refunds) of one merchant, mode and currency: reserve each one's
+    amount + fee from the available balance, all of them by one conditional UPDATE, or raise
+    InsufficientBalance (for the total) and change nothing."""
+    if not payments:
+        return
+    first = payments[0]
+    merchant = merchant_account(tenant_id=first.tenant_id, mode=first.mode, currency=first.currency)
+    total = sum((payment.amount + payment.fee for payment in payments), ZERO)
     moved = _move(merchant, debits_pending=total, require_available=total)
     if moved is None:
         available = Account.objects.get(pk=merchant.pk).available
+        needs = (
+            f"this needs {total} ({first.amount} and a fee of {first.fee})"
+            if len(payments) == 1
+            else f"these {len(payments)} payments need {total} with their fees"
+        )
         raise errors.InsufficientBalance(
-            f"Available {available} {payment.currency}; this needs {total} "
-            f"({payment.amount} and a fee of {payment.fee}).",
+            f"Available {available} {first.currency}; {needs}.",
             available=str(available),
             required=str(total),
         )
     available, reserved = moved
-    _reserve_legs(
-        payment=payment,
-        merchant=merchant,
-        provider=payment.provider,
-        fee=payment.fee,
-        available_after=available,
-        reserved_after=reserved,
-        actor=actor,
-    )
+    fees = gateway_account(kind=AccountKind.FEES, mode=first.mode, currency=first.currency)
+    floats: dict[str, Account] = {}
+    entries = []
+    # Balances leg by leg; the totals returned are those after the last leg.
+    rest = total
+    for payment in payments:
+        if payment.provider not in floats:
+            floats[payment.provider] = float_account(
+                provider=payment.provider, mode=payment.mode, currency=payment.currency
+            )
+        kind = FLOW_KIND[Flow(payment.flow)]
+        legs = [
+            (kind, floats[payment.provider], payment.amount),
+            (EntryKind.FEE, fees, payment.fee),
+        ]
+        for leg_kind, credit, amount in legs:
+            if not amount:
+                continue
+            rest -= amount
+            entries.append(
+                _new_entry(
+                    payment=payment,
+                    code=str(leg_kind),
+                    kind=leg_kind,
+                    phase=EntryPhase.PENDING,
+                    debit=merchant,
+                    credit=credit,
+                    amount=amount,
+                    available_after=available + rest,
+                    reserved_after=reserved - rest,
+                    actor=actor,
+                )
+            )
+    Entry.objects.bulk_create(entries)
 
 
 # A reservation moved to another operator: the void's code suffix (checks.py leaves it out).
@@ -480,7 +519,7 @@ def _backfill_one(payment_pk: int) -> bool:
             reason=f"opening balance: {payment.public_id} was sent before the ledger existed",
             actor=actor,
         )
-    reserve_for_payment(payment=payment, actor=actor)
+    reserve_for_payments(payments=[payment], actor=actor)
     if payment.is_final:
         post_final_status(payment=payment)
     return True
@@ -516,7 +555,13 @@ def _move(
     return (row[0], row[1]) if row else None
 
 
-def _entry(
+def _entry(**fields: Any) -> Entry:
+    entry = _new_entry(**fields)
+    entry.save()
+    return entry
+
+
+def _new_entry(
     *,
     payment: Payment | None,
     code: str,
@@ -531,7 +576,7 @@ def _entry(
     pending: Entry | None = None,
     description: str = "",
 ) -> Entry:
-    return Entry.objects.create(
+    return Entry(
         payment=payment,
         code=code,
         kind=kind,

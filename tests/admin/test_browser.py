@@ -1,11 +1,11 @@
 """An ops journey through the back-office in a real browser (Playwright driving Debian's
 chromium against a live server): sign in with a TOTP code, find a payment by a number typed
-as people write it, open it, re-check it, resolve a stuck one with a reason, rotate a key.
+as people write it, open it, re-check it, resolve a stuck one with a reason, import an operator
+statement with planted mismatches and see each one, rotate a key.
 Screenshots of every page at 1400 and 1920 px go to var/artifacts/admin/.
 
 The journey is STEPS, run in order on one signed-in browser: a later feature adds its own
-step (say, importing an operator statement with planted mismatches and seeing each one)
-as a function `step(desk, world)` in that list, before `rotate_a_key`.
+step as a function `step(desk, world)` in that list.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import re
 from base64 import b32decode
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -21,14 +22,16 @@ from django.contrib.auth.models import Permission
 from django.utils import timezone
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import FilePayload, sync_playwright
 
 from audit.models import AuditLog
 from payments.models import Payment, Status
+from reconciliation.models import ItemKind, ReconciliationRun
 from tenants import keys
-from tenants.models import ApiKey, Tenant
+from tenants.models import ApiKey, Mode, Tenant
 from tests.admin.browser import Desk, fresh_artifacts, launch_args
 from tests.payments.factories import PaymentFactory
+from tests.reconciliation.statements import MTN_HEADER, csv_text, mtn_line
 from tests.staff import device_for
 from tests.tenants.factories import TenantFactory, issue_key
 from webhooks.outbound.models import Event
@@ -102,6 +105,76 @@ def resolve_the_stuck_one(desk: Desk, world: World) -> None:
     assert Event.objects.filter(payment=world.stuck, type="payment.succeeded").exists()
 
 
+def import_a_statement_with_planted_mismatches(desk: Desk, world: World) -> None:
+    """An MTN statement of the tenant's live collections, with one of each kind planted: a
+    line that matches, one whose amount differs, one we do not have; and a successful payment
+    of ours the statement lacks. The run's page counts each kind; each list shows its item."""
+    now = timezone.now()
+
+    def paid(transaction_id: str, amount: str) -> Payment:
+        return PaymentFactory.create(
+            tenant=world.tenant,
+            mode=Mode.LIVE,
+            status=Status.SUCCESSFUL,
+            completed_at=now,
+            provider_transaction_id=transaction_id,
+            amount=Decimal(amount),
+        )
+
+    paid("MM-100", "150.00")
+    differs = paid("MM-200", "200.00")
+    lacking = paid("MM-300", "60.00")
+    lines = [
+        mtn_line(
+            transaction_id="MM-100", reference="", amount="150.00", status="SUCCESSFUL", at=now
+        ),
+        mtn_line(
+            transaction_id="MM-200", reference="", amount="250.00", status="SUCCESSFUL", at=now
+        ),
+        mtn_line(
+            transaction_id="MM-999", reference="", amount="10.00", status="SUCCESSFUL", at=now
+        ),
+    ]
+    desk.open("/admin/reconciliation/reconciliationrun/import/")
+    desk.page.select_option("#id_provider", "mtn")
+    desk.page.select_option("#id_mode", "live")
+    desk.page.select_option("#id_tenant", str(world.tenant.pk))
+    statement: FilePayload = {
+        "name": "momo-statement.csv",
+        "mimeType": "text/csv",
+        "buffer": "".join(csv_text(MTN_HEADER, lines)).encode(),
+    }
+    desk.page.set_input_files("#id_file", files=[statement])
+    desk.shoot("statement-import")
+    desk.page.click("input[type=submit][value='Import and compare']")
+    desk.page.wait_for_url(re.compile(r"/reconciliationrun/\d+/change/"))
+    desk.shoot("reconciliation-run")
+    page = desk.page.content()
+    expected = {
+        ItemKind.MATCHED: 1,
+        ItemKind.AMOUNT_DIFFERS: 1,
+        ItemKind.MISSING_HERE: 1,
+        ItemKind.MISSING_THERE: 1,
+        ItemKind.STATUS_DIFFERS: 0,
+        ItemKind.SETTLED_AFTER_EXPIRY: 0,
+    }
+    for kind, count in expected.items():
+        assert f"{kind.label}: {count}" in page, kind
+    run = ReconciliationRun.objects.get()
+    for kind, shows in [
+        (ItemKind.AMOUNT_DIFFERS, differs.public_id),
+        (ItemKind.MISSING_HERE, "MM-999"),
+        (ItemKind.MISSING_THERE, lacking.public_id),
+    ]:
+        desk.open(
+            "/admin/reconciliation/reconciliationitem/"
+            f"?run__id__exact={run.pk}&kind__exact={kind.value}"
+        )
+        rows = desk.page.locator("#result_list tbody tr")
+        assert rows.count() == 1 and shows in rows.first.inner_text(), kind
+        desk.shoot(f"reconciliation-{kind.value}")
+
+
 def rotate_a_key(desk: Desk, world: World) -> None:
     desk.open("/admin/tenants/apikey/")
     desk.shoot("api-keys")
@@ -135,6 +208,7 @@ STEPS: list[Callable[[Desk, World], None]] = [
     find_the_payment_by_number,
     recheck_it,
     resolve_the_stuck_one,
+    import_a_statement_with_planted_mismatches,
     rotate_a_key,
 ]
 
@@ -156,7 +230,7 @@ def test_an_ops_journey_through_the_back_office(live_server, monkeypatch) -> Non
                 step(desk, world)
         finally:
             browser.close()
-    assert len(desk.shots) >= 2 * 12  # every page at both widths
+    assert len(desk.shots) >= 2 * 17  # every page at both widths
     assert all(shot.stat().st_size > 10_000 for shot in desk.shots)
 
 

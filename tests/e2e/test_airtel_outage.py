@@ -60,7 +60,7 @@ def test_a_first_attempt_answered_500_is_sent_again_with_its_id_and_succeeds(
     assert _sends(payment) == [500, 200]
     # The resend restarted the payment's send time (the enquiry delay counts from it).
     resend = payment.provider_calls.filter(status_code=200, method="POST").get()
-    assert payment.submitted_at >= resend.created_at
+    assert payment.submitted_at is not None and payment.submitted_at >= resend.created_at
     if payment.provider == "airtel":
         assert _taken_at_airtel(payment) == 1
     else:

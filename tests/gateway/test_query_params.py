@@ -21,6 +21,7 @@ _PATH_VALUES = {
     "events": "evt_" + "a" * 24,
     "api-keys": "1",
     "accounts": "0961234567",
+    "payout-batches": "pob_" + "a" * 24,
 }
 
 

@@ -5,6 +5,7 @@ and the tenant autocomplete."""
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from django.urls import reverse
 from audit.services import SYSTEM
 from payments.ledger.models import Account, FeeSchedule
 from payments.models import Payment
+from payouts import services as payouts
 from providers.models import OperatorConfig
 from reconciliation.models import PaymentReconciliation, ReconciliationItem, ReconciliationRun
 from tenants.admin import TenantScopedAdmin
@@ -54,6 +56,13 @@ def _tenant_data(tenant: Tenant) -> None:
     payment = PaymentFactory.create(tenant=tenant)
     issue_key(tenant)  # an ApiKey and an audit row
     fund(tenant)  # a merchant Account and an Entry
+    payouts.create_payout_batch(  # a PayoutBatch (and its payout)
+        tenant=tenant,
+        mode=Mode.TEST,
+        currency="ZMW",
+        items=[payouts.BatchItem(amount=Decimal("5.00"), msisdn="260961234567", external_id="b")],
+        actor=SYSTEM,
+    )
     OperatorConfig.objects.create(tenant=tenant, mode="test", provider="mtn")
     FeeSchedule.objects.create(tenant=tenant, provider="mtn", flow="collection")
     InboundCallback.objects.create(
