@@ -12,6 +12,7 @@ Jobs are deferred by task name (`payments.jobs` imports this module, never the r
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import logging
 from collections.abc import Sequence
@@ -1194,8 +1195,12 @@ def compare_with_operator(*, payment_id: int) -> Payment:
     if not payment.is_final:
         return payment
     adapter = registry.get_adapter(payment.provider, payment.mode)
+    # No send time: an adapter that re-sends a request its operator never received (Airtel,
+    # Zamtel, past their enquiry margin) must never do so for a final payment, whose money
+    # (a payout's reservation, a collection's expiry) is already settled.
+    instruction = dataclasses.replace(instruction_for(payment), submitted_at=None)
     try:
-        result = adapter.fetch_status(instruction_for(payment))
+        result = adapter.fetch_status(instruction)
         calls, outcome = result.calls, str(result.outcome)
     except ProviderError as exc:
         calls, outcome = exc.calls, exc.kind

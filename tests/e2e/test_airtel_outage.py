@@ -9,8 +9,12 @@ already has it: every payment ends final, and none is taken twice at the operato
 
 from __future__ import annotations
 
-import pytest
+from datetime import timedelta
 
+import pytest
+from django.utils import timezone
+
+from payments import services
 from payments.models import Payment
 from providers.sandbox.airtel.models import AirtelKind, AirtelTransaction
 from providers.sandbox.zamtel.models import ZamtelTransaction
@@ -113,4 +117,30 @@ def test_an_outage_longer_than_the_window_expires_the_payment_with_nothing_taken
     assert (settled["status"], settled["failure_code"]) == ("FAILED", "expired")
     payment = Payment.objects.get(public_id=created["id"])
     assert len(_sends(payment)) >= 2  # sent again, with the same id, while Airtel was down
+    assert _taken_at_airtel(payment) == 0
+
+
+@pytest.mark.parametrize("flow", ["collection", "disbursement"])
+def test_rechecking_an_expired_payment_the_operator_never_had_sends_nothing(
+    airtel, settings, flow
+) -> None:
+    """The back-office's re-check of a final payment is a question, never a send: Airtel's
+    "not found" long after the send would otherwise make the adapter send it again, moving
+    money for a payment whose status (and a payout's reservation) is already settled."""
+    settings.AIRTEL_SIMULATOR_OUTAGE = "drop"
+    settings.PAYMENT_EXPIRY_SECONDS = 4
+    created = airtel.create("0971234567", flow=flow)
+    assert airtel.drive(created["id"], final, within=20)["status"] == "FAILED"
+    settings.AIRTEL_SIMULATOR_OUTAGE = "off"  # Airtel is back, and would take a send now
+    payment = Payment.objects.get(public_id=created["id"])
+    Payment.objects.filter(pk=payment.pk).update(
+        submitted_at=timezone.now() - timedelta(days=1)  # far past any enquiry margin
+    )
+    sends = len(_sends(payment))
+
+    services.compare_with_operator(payment_id=payment.pk)
+
+    payment.refresh_from_db()
+    assert payment.status == "FAILED"
+    assert len(_sends(payment)) == sends
     assert _taken_at_airtel(payment) == 0
