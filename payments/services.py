@@ -23,7 +23,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q, Sum
+from django.db.models import Field, Q, Sum
 from django.utils import timezone
 from procrastinate.contrib.django import app
 from procrastinate.exceptions import AlreadyEnqueued
@@ -379,18 +379,15 @@ _AUDIT_PER_PAYMENT = ("tenant_id", "data", "created_at", "target_ref")
 def _insert_created(payments: Sequence[Payment], *, actor: audit.Actor) -> list[bool]:
     """Write each new payment (its fee from the tenant's schedule), its audit row and its
     submission job; False for one whose external_id is taken (nothing written for it)."""
-    quote = connection.ops.quote_name
-    fields = [field for field in Payment._meta.concrete_fields if not field.primary_key]
-    audit_fields = {field.attname: field for field in AuditLog._meta.concrete_fields}
-    columns: dict[str, list[Any]] = {field.attname: [] for field in fields if field.name != "fee"}
+    statement = _create_statement()
+    columns: dict[str, list[Any]] = {field.attname: [] for field in statement.fields}
     columns["audit_data"] = []
     for payment in payments:
-        for field in fields:
-            if field.name != "fee":
-                value = field.get_db_prep_save(field.pre_save(payment, True), connection)
-                columns[field.attname].append(value)
+        for field in statement.fields:
+            value = field.get_db_prep_save(field.pre_save(payment, True), connection)
+            columns[field.attname].append(value)
         columns["audit_data"].append(
-            audit_fields["data"].get_db_prep_save(
+            statement.audit_data.get_db_prep_save(
                 {
                     "public_id": payment.public_id,
                     "flow": payment.flow,
@@ -399,8 +396,6 @@ def _insert_created(payments: Sequence[Payment], *, actor: audit.Actor) -> list[
                 connection,
             )
         )
-    types = {field.attname: field.db_type(connection) for field in fields}
-    types["audit_data"] = audit_fields["data"].db_type(connection)
     shared = audit.row(
         actor=actor,
         action="payment.created",
@@ -408,27 +403,57 @@ def _insert_created(payments: Sequence[Payment], *, actor: audit.Actor) -> list[
         target_id=None,  # the payment's id, which the statement makes
         tenant_id=None,  # each payment's
     )
-    audit_names = [
-        *_AUDIT_PER_PAYMENT,
-        *(name for name in shared if name not in _AUDIT_PER_PAYMENT),
-    ]
-    audit_names.remove("target_id")
     params: dict[str, Any] = {f"c_{name}": values for name, values in columns.items()}
-    for name in shared:
-        if name not in _AUDIT_PER_PAYMENT:
-            params[f"a_{name}"] = audit_fields[name].get_db_prep_save(shared[name], connection)
+    for name, field in statement.audit_shared.items():
+        params[f"a_{name}"] = field.get_db_prep_save(shared[name], connection)
+    params["job_queue"], params["job_task"], params["job_priority"] = _job_fields(
+        "payments.submit_payment"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(statement.sql, params)
+        made = {public_id: (pk, fee) for pk, fee, public_id in cursor.fetchall()}
+    for payment in payments:
+        if payment.public_id in made:
+            payment.pk, payment.fee = made[payment.public_id]
+            payment._state.adding, payment._state.db = False, connection.alias
+    return [payment.public_id in made for payment in payments]
+
+
+@dataclass(frozen=True)
+class _CreateStatement:
+    sql: str
+    fields: tuple[Field[Any, Any], ...]  # the payment's columns given per row (not id, fee)
+    audit_data: Field[Any, Any]
+    audit_shared: dict[str, Field[Any, Any]]  # the audit columns every row shares, by name
+
+
+@functools.cache
+def _create_statement() -> _CreateStatement:
+    """_CREATE_SQL for the models as they are: built once per process (its text depends on
+    nothing but the schema, and building it costs more than a small INSERT)."""
+    quote = connection.ops.quote_name
+    fields = [field for field in Payment._meta.concrete_fields if not field.primary_key]
+    given = [field for field in fields if field.name != "fee"]
+    audit_fields = {field.attname: field for field in AuditLog._meta.concrete_fields}
+    types = {field.attname: field.db_type(connection) for field in given}
+    types["audit_data"] = audit_fields["data"].db_type(connection)
+    shared_names = [
+        name
+        for name in audit.row(
+            actor=audit.SYSTEM, action="", target_type="", target_id=None, tenant_id=None
+        )
+        if name not in _AUDIT_PER_PAYMENT and name != "target_id"
+    ]
+    audit_names = [*_AUDIT_PER_PAYMENT, *shared_names]
     audit_sources = {
         "tenant_id": "new.tenant_id",
         "data": "new.audit_data",
         "created_at": "new.created_at",
         "target_ref": "new.public_id",
     }
-    params["job_queue"], params["job_task"], params["job_priority"] = _job_fields(
-        "payments.submit_payment"
-    )
     sql = _CREATE_SQL.format(
-        arrays=", ".join(f"%(c_{name})s::{types[name]}[]" for name in columns),
-        names=", ".join(columns),
+        arrays=", ".join(f"%(c_{name})s::{types[name]}[]" for name in types),
+        names=", ".join(types),
         payment_table=quote(Payment._meta.db_table),
         payment_columns=", ".join(quote(str(field.column)) for field in fields),
         payment_values=", ".join(
@@ -450,14 +475,12 @@ def _insert_created(payments: Sequence[Payment], *, actor: audit.Actor) -> list[
             ]
         ),
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        made = {public_id: (pk, fee) for pk, fee, public_id in cursor.fetchall()}
-    for payment in payments:
-        if payment.public_id in made:
-            payment.pk, payment.fee = made[payment.public_id]
-            payment._state.adding, payment._state.db = False, connection.alias
-    return [payment.public_id in made for payment in payments]
+    return _CreateStatement(
+        sql=sql,
+        fields=tuple(given),
+        audit_data=audit_fields["data"],
+        audit_shared={name: audit_fields[name] for name in shared_names},
+    )
 
 
 @functools.cache
