@@ -19,20 +19,27 @@ Two kinds of metric, served differently:
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import os
 import shutil
-from collections.abc import Iterator
+import socket
+import threading
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
     CollectorRegistry,
     generate_latest,
-    start_http_server,
+    make_wsgi_app,
 )
+from prometheus_client.exposition import ThreadingWSGIServer
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
@@ -84,6 +91,57 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
     return HttpResponse(generate_latest(page), content_type=CONTENT_TYPE_LATEST)
 
 
-def serve_worker_metrics(port: int, address: str) -> None:
-    """A job worker's own /metrics (its counters only), on a thread of its own."""
-    start_http_server(port, addr=address, registry=process_registry())
+def access_allowed(*, peer: str, authorization: str, forwarded_for: str) -> bool:
+    """Who may read a /metrics, the web's or a job worker's: any client with
+    METRICS_BEARER_TOKEN, else one whose address and every X-Forwarded-For hop are in
+    METRICS_ALLOWED_NETWORKS (a proxy's header can only narrow who gets in)."""
+    token: str = settings.METRICS_BEARER_TOKEN
+    if token and hmac.compare_digest(authorization.encode(), f"Bearer {token}".encode()):
+        return True
+    hops = [peer, *(hop.strip() for hop in forwarded_for.split(",") if hop.strip())]
+    return all(_in_metrics_networks(hop) for hop in hops)
+
+
+def _in_metrics_networks(text: str) -> bool:
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return any(address in network for network in settings.METRICS_NETWORKS)
+
+
+FORBIDDEN = b"metrics are served to the monitoring network only\n"
+
+
+def worker_metrics_app(registry: CollectorRegistry) -> Any:
+    """prometheus_client's WSGI app behind the same access rule as the web /metrics."""
+    metrics_app = make_wsgi_app(registry)
+
+    def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        if not access_allowed(
+            peer=environ.get("REMOTE_ADDR", ""),
+            authorization=environ.get("HTTP_AUTHORIZATION", ""),
+            forwarded_for=environ.get("HTTP_X_FORWARDED_FOR", ""),
+        ):
+            start_response("403 Forbidden", [("Content-Type", "text/plain")])
+            return [FORBIDDEN]
+        return metrics_app(environ, start_response)  # type: ignore[no-any-return]
+
+    return app
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        """Scrapes every few seconds would drown the worker's own log."""
+
+
+def serve_worker_metrics(port: int, address: str) -> WSGIServer:
+    """A job worker's own /metrics (its counters only), on a thread of its own; port 0
+    takes a free one (the returned server's `server_port`)."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    server_class = type("WorkerMetricsServer", (ThreadingWSGIServer,), {"address_family": family})
+    server: WSGIServer = make_server(
+        address, port, worker_metrics_app(process_registry()), server_class, _QuietHandler
+    )
+    threading.Thread(target=server.serve_forever, name="worker-metrics", daemon=True).start()
+    return server

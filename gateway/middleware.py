@@ -4,8 +4,6 @@ machinery (sessions, CSRF, messages) kept off the API."""
 
 from __future__ import annotations
 
-import hmac
-import ipaddress
 import logging
 import re
 import time
@@ -21,7 +19,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpRespons
 from django.middleware.csrf import CsrfViewMiddleware
 from django.utils import timezone
 
-from gateway import context, errors, jsonbody
+from gateway import context, errors, jsonbody, metrics
 
 logger = logging.getLogger("gateway.access")
 
@@ -102,28 +100,16 @@ class MetricsAccessMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.path == "/metrics" and not metrics_allowed(request):
-            return HttpResponseForbidden(
-                "metrics are served to the monitoring network only\n", content_type="text/plain"
-            )
+            return HttpResponseForbidden(metrics.FORBIDDEN, content_type="text/plain")
         return self.get_response(request)
 
 
 def metrics_allowed(request: HttpRequest) -> bool:
-    token: str = settings.METRICS_BEARER_TOKEN
-    offered = request.headers.get("Authorization", "")
-    if token and hmac.compare_digest(offered.encode(), f"Bearer {token}".encode()):
-        return True
-    hops = [request.META.get("REMOTE_ADDR", "")]
-    hops += [hop.strip() for hop in request.headers.get("X-Forwarded-For", "").split(",") if hop]
-    return all(_in_metrics_networks(hop) for hop in hops)
-
-
-def _in_metrics_networks(text: str) -> bool:
-    try:
-        address = ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return any(address in network for network in settings.METRICS_NETWORKS)
+    return metrics.access_allowed(
+        peer=request.META.get("REMOTE_ADDR", ""),
+        authorization=request.headers.get("Authorization", ""),
+        forwarded_for=request.headers.get("X-Forwarded-For", ""),
+    )
 
 
 # Where a body carries up to 1,000 payouts: the API's batch and the admin's CSV upload.

@@ -61,6 +61,57 @@ def test_metrics_are_served_anywhere_with_the_bearer_token(monitoring_only) -> N
     assert outside.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 403
 
 
+@pytest.fixture
+def worker_metrics():
+    """A job worker's /metrics server, on a free loopback port, over real HTTP."""
+    from gateway import metrics
+
+    server = metrics.serve_worker_metrics(0, "127.0.0.1")
+    yield f"http://127.0.0.1:{server.server_port}/metrics"
+    server.shutdown()
+    server.server_close()
+
+
+def _scrape(url: str, **headers: str) -> tuple[int, bytes]:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers)) as answer:  # noqa: S310  # nosec B310  # loopback
+            return answer.status, answer.read()
+    except urllib.error.HTTPError as refused:
+        return refused.code, refused.read()
+
+
+def test_a_workers_metrics_port_is_served_to_the_monitoring_network(
+    monitoring_only, worker_metrics
+) -> None:
+    status, body = _scrape(worker_metrics)  # from 127.0.0.1, in the allowed networks
+
+    assert status == 200
+    assert b"# HELP" in body
+
+
+def test_a_workers_metrics_port_refuses_other_addresses(settings, worker_metrics) -> None:
+    import ipaddress
+
+    settings.METRICS_NETWORKS = [ipaddress.ip_network("10.0.0.0/8")]
+    settings.METRICS_BEARER_TOKEN = TOKEN
+
+    status, body = _scrape(worker_metrics)
+    assert (status, body) == (403, b"metrics are served to the monitoring network only\n")
+    assert _scrape(worker_metrics, Authorization="Bearer wrong")[0] == 403
+    status, body = _scrape(worker_metrics, Authorization=f"Bearer {TOKEN}")
+    assert status == 200
+    assert b"# HELP" in body
+
+
+def test_a_workers_metrics_port_refuses_a_relayed_outside_client(
+    monitoring_only, worker_metrics
+) -> None:
+    assert _scrape(worker_metrics, **{"X-Forwarded-For": "198.51.100.7"})[0] == 403
+
+
 def test_production_defaults_keep_metrics_and_docs_off_the_public_internet() -> None:
     printed = _settings_in(
         GOOD_PRODUCTION_ENV, "METRICS_ALLOWED_NETWORKS", "API_DOCS", "CONTENT_SECURITY_POLICY"
