@@ -80,7 +80,8 @@ class Payment(models.Model):
         db_index=False,  # a partial index in Meta: only refunds have one
     )
     callback_token = models.CharField(max_length=48, default=new_callback_token, editable=False)
-    # When the operator first accepted the request (or may have: outcome unknown).
+    # When the request was last sent and the operator took it (or may have: outcome unknown):
+    # the first send, or a resend of one it never had. Operators' enquiry lags count from it.
     submitted_at = models.DateTimeField(null=True, blank=True)
     submit_attempts = models.PositiveIntegerField(default=0)
     # The intent log of an operation its operator cannot be asked about (an Airtel refund):

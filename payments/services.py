@@ -12,7 +12,6 @@ Jobs are deferred by task name (`payments.jobs` imports this module, never the r
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import functools
 import logging
 from collections.abc import Sequence
@@ -665,7 +664,7 @@ def _send(payment: Payment, *, resend: bool = False) -> Payment:
         with transaction.atomic(durable=True):
             payment = _locked(payment_id)
             _record(payment, exc.calls, exc.kind)
-            payment.submitted_at = payment.submitted_at or timezone.now()
+            payment.submitted_at = timezone.now()  # it may have arrived: enquiries count from now
             payment.submit_attempts += resend
             _after_pending_answer(payment, first=not resend)
         return payment
@@ -709,7 +708,7 @@ def _send(payment: Payment, *, resend: bool = False) -> Payment:
     with transaction.atomic(durable=True):
         payment = _locked(payment_id)
         _record(payment, result.calls, result.outcome)
-        payment.submitted_at = payment.submitted_at or timezone.now()
+        payment.submitted_at = timezone.now()  # a resend too: the operator's lag starts over
         payment.submit_attempts += 1
         apply_provider_result(payment=payment, result=result, first_poll=not resend)
     return payment
@@ -903,9 +902,11 @@ def refresh_payment(*, payment_id: int, scheduled: bool = True) -> Payment:
     try:
         result = adapter.fetch_status(instruction_for(payment))
     except ProviderError as exc:
-        # The operator does not know the reference: the request was lost on the way (a 5xx
-        # or a timeout before the operator stored it), or is still on its way. Sending it
-        # again with the same reference is safe either way: the operator refuses a duplicate.
+        # The operator does not know the reference (the adapter judged, by its operator's
+        # enquiry lag, that it should by now): the request was lost on the way (a 5xx or a
+        # timeout before the operator stored it), or is still on its way. Sending it again
+        # with the same reference is safe either way: the operator refuses a duplicate. Only
+        # here, under the payment's lease, is anything sent again.
         resend = isinstance(exc, UnknownReference) and _may_resend(payment)
         with transaction.atomic(durable=True):
             payment = _locked(payment_id)
@@ -921,11 +922,6 @@ def refresh_payment(*, payment_id: int, scheduled: bool = True) -> Payment:
     with transaction.atomic(durable=True):
         payment = _locked(payment_id)
         _record(payment, result.calls, result.outcome)
-        if result.sent_again:
-            # The operator had never received it and took it now (same reference): its
-            # enquiry delay and our wait for the answer start over.
-            payment.submitted_at = timezone.now()
-            payment.submit_attempts += 1
         apply_provider_result(payment=payment, result=result, scheduled=scheduled)
     return payment
 
@@ -1218,12 +1214,10 @@ def compare_with_operator(*, payment_id: int) -> Payment:
     if not payment.is_final:
         return payment
     adapter = registry.get_adapter(payment.provider, payment.mode)
-    # No send time: an adapter that re-sends a request its operator never received (Airtel,
-    # Zamtel, past their enquiry margin) must never do so for a final payment, whose money
-    # (a payout's reservation, a collection's expiry) is already settled.
-    instruction = dataclasses.replace(instruction_for(payment), submitted_at=None)
     try:
-        result = adapter.fetch_status(instruction)
+        # A read only: an operator that does not know the payment's reference is recorded
+        # (unknown_reference), never sent anything, for a payment whose money is settled.
+        result = adapter.fetch_status(instruction_for(payment))
         calls, outcome = result.calls, str(result.outcome)
     except ProviderError as exc:
         calls, outcome = exc.calls, exc.kind
@@ -1336,14 +1330,14 @@ def _after_pending_answer(payment: Payment, *, first: bool = False, scheduled: b
 
 def _may_resend(payment: Payment) -> bool:
     """Whether a request the operator does not know may be sent again: at most
-    PAYMENT_SUBMIT_MAX_ATTEMPTS times, and only in the first half of the payment's window, so
-    that a request sent again has time to settle before the payment could expire (an expired
+    PAYMENT_SUBMIT_MAX_ATTEMPTS times, and only while at least half of the payment's window
+    (PAYMENT_EXPIRY_SECONDS, from its creation or its leaving the queue) is left, so that a
+    request sent again has time to settle before the payment could expire (an expired
     payment must never have a live request at its operator)."""
-    assert payment.submitted_at is not None  # noqa: S101  # only a sent payment is refreshed
-    half_window = (payment.expires_at - payment.submitted_at) / 2
+    half_window = timedelta(seconds=settings.PAYMENT_EXPIRY_SECONDS) / 2
     return (
         payment.submit_attempts < settings.PAYMENT_SUBMIT_MAX_ATTEMPTS
-        and timezone.now() < payment.submitted_at + half_window
+        and payment.expires_at - timezone.now() >= half_window
     )
 
 

@@ -10,8 +10,10 @@ each adapter, into three kinds that decide what the money path does next:
   the payment with the error's `failure_code`.
 - `OutcomeUnknownError`: the request may have reached the operator (a read timeout after it
   was sent). Never a failure and never a new reference: poll the status until it is known.
-  Its `UnknownReference` case (the status check does not find the reference) lets the same
-  request be sent again with the same reference, which the operator deduplicates.
+  Its `UnknownReference` case (the status check does not find the reference, long enough
+  after our send for the adapter to judge it never arrived) lets the payments service send
+  the same request again with the same reference, which the operator deduplicates. An
+  adapter never sends anything from a status check: what is sent, and when, is the service's.
 """
 
 from __future__ import annotations
@@ -80,7 +82,8 @@ class PaymentInstruction:
     refund_of_reference: UUID | None = None
     # The operator's id of the refunded collection (Airtel refunds by airtel_money_id).
     refund_of_transaction_id: str | None = None
-    # When the operator first took the request (some may not be asked before a delay).
+    # When the request was last sent (some operators may not be asked before a delay, and
+    # a "not found" means "never arrived" only some time after it).
     submitted_at: datetime | None = None
 
 
@@ -106,9 +109,6 @@ class ProviderResult:
     failure_message: str = ""
     provider_transaction_id: str | None = None
     calls: list[ProviderCall] = field(default_factory=list)
-    # An enquiry found nothing and the adapter sent the request again, with the same
-    # reference (an operator that refuses a reused one): the payment's send time starts over.
-    sent_again: bool = False
 
 
 @dataclass(frozen=True)
@@ -213,11 +213,13 @@ class OutcomeUnknownError(ProviderError):
 
 
 class UnknownReference(OutcomeUnknownError):
-    """A status check: the operator does not know our reference (yet). Not proof that a
-    request never arrived (it may still be on its way), so never a failure; but every operator
-    refuses a second request with the same reference as a duplicate, so sending it again is
-    safe, and is how a request lost on the way (a 5xx, a timeout before it was stored) gets
-    through (payments.services.refresh_payment)."""
+    """A status check: the operator does not know our reference. Raised once the adapter
+    judges it lost on the way (MTN at once; Airtel and Zamtel only NOT_FOUND_MARGIN_SECONDS
+    after our last send, their enquiries lagging behind); before that, a "not found" is a
+    PENDING. Never a failure (it may still be on its way); but every operator refuses a
+    second request with the same reference as a duplicate, so sending it again is safe, and
+    is how a request lost on the way (a 5xx, a timeout before it was stored) gets through.
+    payments.services.refresh_payment decides whether it does (attempts, time left)."""
 
     kind = "unknown_reference"
 

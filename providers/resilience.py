@@ -26,9 +26,7 @@ from providers import breakers, metrics
 from providers.base import (
     FailureCode,
     Operation,
-    Outcome,
     OutcomeUnknownError,
-    PermanentError,
     Provider,
     ProviderCall,
     ProviderError,
@@ -137,30 +135,6 @@ def never_arrived(submitted_at: datetime | None, *, after_seconds: float) -> boo
     if submitted_at is None:
         return False
     return (timezone.now() - submitted_at).total_seconds() >= after_seconds
-
-
-def send_again(
-    send: Callable[[], ProviderResult], enquiry_calls: list[ProviderCall]
-) -> ProviderResult:
-    """Send, again and with the same reference, a request the operator's enquiry does not
-    know. Only for an operator that refuses a reused reference (a request that did arrive is
-    answered "duplicate"), so this cannot move money twice. A definite refusal now fails the
-    payment (the operator never had the request: nothing moved); an unknown or retryable
-    answer is raised, with the enquiry's exchanges, and the poller asks again."""
-    try:
-        result = send()
-    except PermanentError as exc:
-        return ProviderResult(
-            outcome=Outcome.FAILED,
-            failure_code=exc.failure_code,
-            failure_message=exc.message,
-            calls=[*enquiry_calls, *exc.calls],
-            sent_again=True,
-        )
-    except ProviderError as exc:
-        exc.calls = [*enquiry_calls, *exc.calls]
-        raise
-    return dataclasses.replace(result, calls=[*enquiry_calls, *result.calls], sent_again=True)
 
 
 # --- HTTP -------------------------------------------------------------------------------------

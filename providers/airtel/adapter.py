@@ -11,12 +11,13 @@
 - Collections are enquired no sooner than ENQUIRY_DELAY_SECONDS after the push (Airtel asks
   for 3 minutes); refunds are whole, by the collection's airtel_money_id.
 - An ambiguous send (a 5xx, a read timeout, a dropped connection) may or may not have
-  arrived. If the enquiry still answers "not found" NOT_FOUND_MARGIN_SECONDS past the enquiry
-  delay, the request is sent again with the same transaction id: Airtel refuses a reused id
-  (ESB000041; payouts DP00900001017/011, providers.md §2.8), so a request that did arrive is
-  answered "duplicate" (then enquired) and one that did not is taken now. Never a new id, and
-  never FAILED on "not found" alone: Airtel's enquiry may lag its own records, and a failed
-  payment whose request later surfaces would charge the customer for nothing.
+  arrived. A "not found" is PENDING until NOT_FOUND_MARGIN_SECONDS past the enquiry delay
+  (counted from our last send); after that the enquiry raises `UnknownReference`, and the
+  payments service may send the request again with the same transaction id: Airtel refuses a
+  reused id (ESB000041; payouts DP00900001017/011, providers.md §2.8), so a request that did
+  arrive is answered "duplicate" (then enquired) and one that did not is taken now. Never a
+  new id, and never FAILED on "not found" alone: Airtel's enquiry may lag its own records,
+  and a failed payment whose request later surfaces would charge the customer for nothing.
 - Callbacks come to one fixed URL per Airtel app, name our id, and may carry a `hash`
   (Base64 HMAC-SHA256 with the app's callback key).
 """
@@ -60,13 +61,13 @@ from providers.base import (
     ProviderResult,
     RefundSupport,
     RetryableError,
+    UnknownReference,
 )
 from providers.resilience import (
     Exchange,
     Resilience,
     Transport,
     never_arrived,
-    send_again,
     tuning,
 )
 
@@ -349,7 +350,9 @@ class AirtelAdapter(ProviderAdapter):
 
         result = self.resilience.with_retries(read)
         if not_found and self._never_arrived(instruction):
-            return self._send_again(instruction, result.calls)
+            raise UnknownReference(
+                "Airtel's enquiry still does not know this id", calls=result.calls
+            )
         return result
 
     def _never_arrived(self, instruction: PaymentInstruction) -> bool:
@@ -358,11 +361,6 @@ class AirtelAdapter(ProviderAdapter):
         if instruction.operation is Operation.REQUEST_PAYMENT:
             wait += float(self.config.get("ENQUIRY_DELAY_SECONDS") or 0)
         return never_arrived(instruction.submitted_at, after_seconds=wait)
-
-    def _send_again(self, instruction: PaymentInstruction, calls: list[Any]) -> ProviderResult:
-        collect = instruction.operation is Operation.REQUEST_PAYMENT
-        send = self.request_payment if collect else self.send_payout
-        return send_again(lambda: send(instruction), calls)
 
     def balance(self) -> Balance:
         exchange = self.resilience.with_retries(

@@ -12,8 +12,9 @@ same ProviderAdapter interface; nothing outside it knows the wire format.
 - Our id at Zamtel (depositId, payoutId, refundId) is the payment's reference, a UUIDv4,
   fixed for life: a reused id is answered DUPLICATE_IGNORED (an earlier attempt arrived),
   and an unknown outcome is enquired with it, never resent with a new one. An id the enquiry
-  still does not know NOT_FOUND_MARGIN_SECONDS after our send never arrived: it is sent
-  again, with the same id (a duplicate is ignored, so nothing moves twice).
+  still does not know NOT_FOUND_MARGIN_SECONDS after our last send never arrived: the
+  enquiry raises `UnknownReference`, and the payments service may send it again with the
+  same id (a duplicate is ignored, so nothing moves twice).
 - Amounts are strings with exactly two decimals; the phone number is 260… (12 digits).
 - Callbacks go to the payment's own URL (`callbackUrl`, per request) and are signed with
   HTTP Message Signatures (RFC 9421, HMAC-SHA256, providers/zamtel/signing.py), checked here.
@@ -49,6 +50,7 @@ from providers.base import (
     ProviderResult,
     RefundSupport,
     RetryableError,
+    UnknownReference,
 )
 from providers.resilience import Exchange, Resilience, Transport, tuning
 from providers.zamtel import codes, signing
@@ -202,10 +204,10 @@ class ZamtelAdapter(ProviderAdapter):
             if not resilience.never_arrived(instruction.submitted_at, after_seconds=margin):
                 raise
             # Long after our send: it never arrived. Zamtel ignores a reused id
-            # (DUPLICATE_IGNORED), so sending it again, same id, cannot move money twice.
-            return resilience.send_again(
-                lambda: self._submit(instruction, instruction.operation), exc.calls
-            )
+            # (DUPLICATE_IGNORED), so the service may send it again with the same id.
+            raise UnknownReference(
+                "Zamtel's enquiry still does not know this id", calls=exc.calls
+            ) from exc
 
     @staticmethod
     def result_of(data: dict[str, Any], calls: list[Any] | None = None) -> ProviderResult:

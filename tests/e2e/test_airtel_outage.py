@@ -3,8 +3,9 @@ fault injection, a real worker and the poller, PostgreSQL.
 
 An ambiguous send (HTTP 500 before or after Airtel recorded the request) leaves the payment
 PENDING and enquired. When the enquiry still answers "not found" past the enquiry delay and
-its margin, the request is sent again with the same transaction id, which Airtel refuses if it
-already has it: every payment ends final, and none is taken twice at the operator.
+its margin, the payments service sends the request again with the same transaction id (under
+the payment's lease, while half its window is left), which Airtel refuses if it already has
+it: every payment ends final, and none is taken twice at the operator.
 """
 
 from __future__ import annotations
@@ -109,7 +110,8 @@ def test_an_outage_longer_than_the_window_expires_the_payment_with_nothing_taken
     airtel, settings
 ) -> None:
     settings.AIRTEL_SIMULATOR_OUTAGE = "drop"
-    settings.PAYMENT_EXPIRY_SECONDS = 4
+    # Long enough for a resend (only while half the window is left, past the 1 s margin).
+    settings.PAYMENT_EXPIRY_SECONDS = 8
     created = airtel.create("0971234567")
 
     settled = airtel.drive(created["id"], final, within=20)
@@ -125,8 +127,9 @@ def test_rechecking_an_expired_payment_the_operator_never_had_sends_nothing(
     airtel, settings, flow
 ) -> None:
     """The back-office's re-check of a final payment is a question, never a send: Airtel's
-    "not found" long after the send would otherwise make the adapter send it again, moving
-    money for a payment whose status (and a payout's reservation) is already settled."""
+    "not found" long after the send is an unknown reference, which only the refresh of a
+    PENDING payment may answer with a resend; here it would move money for a payment whose
+    status (and a payout's reservation) is already settled."""
     settings.AIRTEL_SIMULATOR_OUTAGE = "drop"
     settings.PAYMENT_EXPIRY_SECONDS = 4
     created = airtel.create("0971234567", flow=flow)

@@ -39,6 +39,7 @@ from providers.base import (
     PermanentError,
     ProviderUnavailable,
     RetryableError,
+    UnknownReference,
 )
 from tests.providers.airtel.conftest import CLIENT_ID, CLIENT_SECRET, HASH_KEY, PIN, config
 
@@ -413,9 +414,9 @@ def test_every_code_in_the_table_on_an_enquiry(mocked, adapter, code, row) -> No
 NOT_FOUND = envelope(response_code="DP00800001025", result_code="ESB000045", success=False)
 
 
-@pytest.mark.parametrize(("waited", "resent"), [(185 + 59, False), (185 + 61, True)])
-def test_an_id_still_not_found_past_the_delay_and_margin_is_pushed_again_with_that_id(
-    mocked, waited, resent
+@pytest.mark.parametrize(("waited", "lost"), [(185 + 59, False), (185 + 61, True)])
+def test_an_id_still_not_found_past_the_delay_and_margin_is_an_unknown_reference(
+    mocked, waited, lost
 ) -> None:
     adapter = AirtelAdapter(
         mode="test",
@@ -425,51 +426,26 @@ def test_an_id_still_not_found_past_the_delay_and_margin_is_pushed_again_with_th
     )
     sent = instruction(submitted_at=timezone.now() - timedelta(seconds=waited))
     mocked.get(f"{BASE}/standard/v1/payments/{sent.reference.hex}", json=NOT_FOUND)
-    mocked.post(PUSH_V2, json=envelope(tx_status="SUCCESS", response_code="DP00800001006"))
 
-    result = adapter.fetch_status(sent)
-
-    assert (result.outcome, result.sent_again) == (Outcome.PENDING, resent)
-    pushes = calls_to(mocked, PUSH_V2)
-    assert len(pushes) == int(resent)
-    if resent:  # the same transaction id, never a new one
-        body = json.loads(opened(pushes[0].request.body, pushes[0].request.headers))
-        assert body["transaction"]["id"] == sent.reference.hex
-        assert [call.method for call in result.calls] == ["GET", "POST"]
+    if lost:  # the payments service decides whether to send it again
+        with pytest.raises(UnknownReference) as raised:
+            adapter.fetch_status(sent)
+        assert [call.method for call in raised.value.calls] == ["GET"]
+    else:  # within the delay and margin "not found" is only "not yet"
+        assert adapter.fetch_status(sent).outcome is Outcome.PENDING
+    assert calls_to(mocked, PUSH_V2) == []  # a status check never sends the request
 
 
-@pytest.mark.parametrize(
-    ("answer", "outcome"),
-    [
-        # Airtel had it after all (the enquiry lagged): refused as a duplicate, enquire.
-        (envelope(response_code="", result_code="ESB000041", success=False), Outcome.PENDING),
-        # Refused outright: it never had the request, nothing moved.
-        (envelope(response_code="DP00900001012", success=False), Outcome.FAILED),
-    ],
-)
-def test_a_payout_sent_again_is_decided_by_its_answer(mocked, adapter, answer, outcome) -> None:
+def test_a_payout_not_found_long_after_its_send_is_an_unknown_reference(mocked, adapter) -> None:
     sent = instruction(Operation.SEND_PAYOUT, submitted_at=timezone.now() - timedelta(seconds=3600))
     mocked.get(
         f"{BASE}/standard/v2/disbursements/{sent.reference.hex}",
         json=envelope(response_code="DP00900001015", success=False),
     )
-    mocked.post(PAYOUT_V2, json=answer)
 
-    result = adapter.fetch_status(sent)
-
-    assert (result.outcome, result.sent_again) == (outcome, True)
-    assert len(calls_to(mocked, PAYOUT_V2)) == 1
-
-
-def test_a_resend_answered_500_stays_unknown_with_both_exchanges(mocked, adapter) -> None:
-    sent = instruction(submitted_at=timezone.now() - timedelta(seconds=3600))
-    mocked.get(f"{BASE}/standard/v1/payments/{sent.reference.hex}", json=NOT_FOUND)
-    mocked.post(PUSH_V2, status=500, json={"error": "Internal Server Error"})
-
-    with pytest.raises(OutcomeUnknownError) as raised:
+    with pytest.raises(UnknownReference):
         adapter.fetch_status(sent)
-
-    assert [call.method for call in raised.value.calls] == ["GET", "POST"]
+    assert calls_to(mocked, PAYOUT_V2) == []
 
 
 # Written from the operator's code tables and our mapping, not copied from codes.py.

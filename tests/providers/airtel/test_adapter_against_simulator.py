@@ -21,6 +21,7 @@ from providers.base import (
     PermanentError,
     ProviderResult,
     RetryableError,
+    UnknownReference,
 )
 from providers.sandbox.airtel.models import AirtelTransaction
 from tests.providers.airtel.conftest import config
@@ -183,7 +184,7 @@ def _send_in_an_outage(adapter, settings, instruction, outage: str):
 
 
 @pytest.mark.parametrize("operation", [Operation.REQUEST_PAYMENT, Operation.SEND_PAYOUT])
-def test_a_dropped_request_is_sent_again_with_its_id_only_past_the_margin(
+def test_a_dropped_request_is_an_unknown_reference_only_past_the_margin(
     adapter, settings, operation
 ) -> None:
     adapter.config = {
@@ -199,18 +200,21 @@ def test_a_dropped_request_is_sent_again_with_its_id_only_past_the_margin(
     # "Not found" within the delay and margin is only "not yet": nothing is sent.
     early = 89 if operation is Operation.REQUEST_PAYMENT else 59
     waiting = adapter.fetch_status(_sent_at(instruction, early))
-    assert (waiting.outcome, waiting.sent_again) == (Outcome.PENDING, False)
+    assert waiting.outcome is Outcome.PENDING
     assert [call.method for call in waiting.calls] == ["GET"]
     assert not rows.exists()
 
+    # Past them: lost. The status check says so and sends nothing (the service resends).
     late = 91 if operation is Operation.REQUEST_PAYMENT else 61
-    again = adapter.fetch_status(_sent_at(instruction, late))
-    assert (again.outcome, again.sent_again) == (Outcome.PENDING, True)
-    assert [call.method for call in again.calls] == ["GET", "POST"]
-    assert rows.count() == 1  # taken now, under the same id
+    with pytest.raises(UnknownReference) as lost:
+        adapter.fetch_status(_sent_at(instruction, late))
+    assert [call.method for call in lost.value.calls] == ["GET"]
+    assert not rows.exists()
 
-    # Found from now on; should "not found" come again, a resend is refused as a duplicate.
-    assert adapter.fetch_status(_sent_at(instruction, late)).sent_again is False
+    # Sent again with its id, it is taken now; a second resend is refused as a duplicate.
+    assert send(instruction).outcome is Outcome.PENDING
+    assert rows.count() == 1
+    assert adapter.fetch_status(_sent_at(instruction, late)).outcome is not Outcome.FAILED
     assert send(instruction).outcome is Outcome.PENDING
     assert rows.count() == 1
 
@@ -227,15 +231,19 @@ def test_a_lost_answer_is_found_by_the_enquiry_and_never_taken_twice(
     assert duplicate.outcome is Outcome.PENDING
     assert duplicate.calls[-1].response_body["status"]["result_code"] == "ESB000041"
     result = _settle(adapter, _sent_at(instruction, 3600))
-    assert (result.outcome, result.sent_again) == (Outcome.SUCCESSFUL, False)
+    assert result.outcome is Outcome.SUCCESSFUL
     assert AirtelTransaction.objects.filter(transaction_id=instruction.reference.hex).count() == 1
 
 
-def test_a_definite_refusal_of_the_resend_fails_the_payout(adapter, settings) -> None:
+def test_a_resend_of_a_lost_payout_is_refused_definitely_when_the_number_is_not_registered(
+    adapter, settings
+) -> None:
     instruction = _instruction("260970000001", Operation.SEND_PAYOUT)  # not registered
-    _send_in_an_outage(adapter, settings, instruction, "drop")
+    send = _send_in_an_outage(adapter, settings, instruction, "drop")
+    with pytest.raises(UnknownReference):
+        adapter.fetch_status(_sent_at(instruction, 3600))
 
-    result = adapter.fetch_status(_sent_at(instruction, 3600))
+    with pytest.raises(PermanentError) as refused:  # what the service's resend gets
+        send(instruction)
 
-    assert (result.outcome, result.failure_code) == (Outcome.FAILED, FailureCode.INVALID_MSISDN)
-    assert result.sent_again is True
+    assert refused.value.failure_code is FailureCode.INVALID_MSISDN

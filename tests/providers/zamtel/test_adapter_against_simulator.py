@@ -23,6 +23,7 @@ from providers.base import (
     PermanentError,
     ProviderResult,
     RetryableError,
+    UnknownReference,
 )
 from providers.sandbox.zamtel.models import ZamtelCallbackAttempt, ZamtelTransaction
 from providers.zamtel.adapter import ZamtelAdapter
@@ -130,9 +131,7 @@ def test_first_attempt_500_is_outcome_unknown_and_the_same_id_is_taken_once(adap
 
 
 @pytest.mark.parametrize("operation", [Operation.REQUEST_PAYMENT, Operation.SEND_PAYOUT])
-def test_an_id_still_unknown_past_the_margin_is_sent_again_with_the_same_id(
-    adapter, operation
-) -> None:
+def test_an_id_still_unknown_past_the_margin_is_an_unknown_reference(adapter, operation) -> None:
     adapter.config = {**adapter.config, "NOT_FOUND_MARGIN_SECONDS": "60"}
     instruction = _instruction("260950000008", operation)  # 500 to the first attempt
     send = (
@@ -145,10 +144,12 @@ def test_an_id_still_unknown_past_the_margin_is_sent_again_with_the_same_id(
     with pytest.raises(OutcomeUnknownError):  # "not found" within the margin: not yet
         adapter.fetch_status(_sent_at(instruction, 59))
     assert not rows.exists()
-    again = adapter.fetch_status(_sent_at(instruction, 61))
+    with pytest.raises(UnknownReference) as lost:  # past it: lost, and nothing is sent
+        adapter.fetch_status(_sent_at(instruction, 61))
+    assert [call.method for call in lost.value.calls] == ["GET"]
+    assert not rows.exists()
 
-    assert (again.outcome, again.sent_again) == (Outcome.PENDING, True)
-    assert [call.method for call in again.calls] == ["GET", "POST"]
+    assert send(instruction).outcome is Outcome.PENDING  # the service's resend, same id
     assert rows.count() == 1
     assert _settle(adapter, _sent_at(instruction, 61)).outcome is Outcome.SUCCESSFUL
     assert send(instruction).outcome is Outcome.PENDING  # DUPLICATE_IGNORED
