@@ -371,7 +371,8 @@ def test_refresh_sends_a_lost_request_again_with_its_reference_when_the_operator
     assert _references(mtn) == [str(payment.provider_reference)] * 2
     assert (payment.status, payment.submit_attempts) == (Status.PENDING, 1)
     # The resend's time: an operator's enquiry delay and margin count from the last send.
-    assert first_sent is not None and payment.submitted_at > first_sent
+    assert first_sent is not None and payment.submitted_at is not None
+    assert payment.submitted_at > first_sent
     assert payment.busy_until is None and payment.next_poll_at is not None
     assert list(payment.provider_calls.values_list("operation", "outcome")) == [
         ("request_payment", "outcome_unknown"),
