@@ -27,13 +27,6 @@ class ReadOnlyAdmin(admin.ModelAdmin[M]):
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def delete_model(self, request: HttpRequest, obj: TOTPDevice) -> None:
-        staff_auth.reset_second_factor(device=obj, actor=staff_auth.staff_actor(request.user))
-
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[TOTPDevice]) -> None:
-        for device in queryset:
-            self.delete_model(request, device)
-
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
@@ -79,3 +72,61 @@ class StaffDeviceAdmin(ReadOnlyAdmin[TOTPDevice]):
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[TOTPDevice]) -> None:
         for device in queryset:
             self.delete_model(request, device)
+
+
+# --- jobs ---------------------------------------------------------------------------------
+# Procrastinate's job list, whose retry, cancel and abort actions it offers to anyone who may
+# view the list. Cancelling a payment's submission or status check holds it back until the
+# poller's safety net, and a retry runs a job again: ours needs JOB_PERMISSION (which asks
+# for a second factor, gateway.staff_auth) and writes an audit row for each job it touches.
+from procrastinate.contrib.django.admin import ProcrastinateJobAdmin  # noqa: E402
+from procrastinate.contrib.django.models import ProcrastinateJob  # noqa: E402
+
+from audit import services as audit  # noqa: E402
+from tenants import selectors as tenant_selectors  # noqa: E402
+
+JOB_PERMISSION = "procrastinate.change_procrastinatejob"
+
+if admin.site.is_registered(ProcrastinateJob):
+    admin.site.unregister(ProcrastinateJob)
+
+
+@admin.register(ProcrastinateJob)
+class JobAdmin(ProcrastinateJobAdmin):
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # The queue is the whole gateway's (every tenant's payments): not for staff limited
+        # to some tenants (tenants.StaffMembership).
+        if tenant_selectors.list_staff_tenant_ids(user=request.user) is not None:
+            return False
+        return bool(super().has_view_permission(request, obj))
+
+    def has_operate_permission(self, request: HttpRequest) -> bool:
+        return self.has_view_permission(request) and request.user.has_perm(JOB_PERMISSION)
+
+    def _audited(self, request: HttpRequest, queryset: QuerySet[Any], action: str) -> None:
+        actor = staff_auth.staff_actor(request.user)
+        for job in queryset:
+            audit.record(
+                actor=actor,
+                action=f"job.{action}",
+                target=job,
+                tenant=None,
+                data={"task": job.task_name, "status": job.status, "args": job.args},
+            )
+
+    @admin.action(description="Retry Job", permissions=["operate"])
+    def retry(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        self._audited(request, queryset.filter(status__in=("failed", "doing")), "retry")
+        super().retry(request, queryset)
+
+    @admin.action(description="Cancel Job (only 'todo' jobs)", permissions=["operate"])
+    def cancel(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        self._audited(request, queryset.filter(status="todo"), "cancel")
+        super().cancel(request, queryset)
+
+    @admin.action(description="Abort Job (includes 'todo' & 'doing' jobs)", permissions=["operate"])
+    def abort(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        self._audited(request, queryset.filter(status__in=("todo", "doing")), "abort")
+        super().abort(request, queryset)
+
+    actions = ["retry", "cancel", "abort"]  # the methods above, by name

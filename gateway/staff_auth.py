@@ -36,6 +36,8 @@ SECOND_FACTOR_PERMISSIONS = frozenset(
         "payments.add_feeschedule",
         "payments.change_feeschedule",
         "payments.delete_feeschedule",
+        # holding back or re-running jobs (a payment's submission, a webhook's delivery)
+        "procrastinate.change_procrastinatejob",
         # secrets and keys
         "payments.view_payment_secrets",
         "tenants.activate_tenant",
