@@ -74,6 +74,14 @@ def find_the_payment_by_number(desk: Desk, world: World) -> None:
     rows = desk.page.locator("#result_list tbody tr")
     assert rows.count() == 1
     assert world.stuck.public_id in rows.first.inner_text()
+    # Every column in sight at a laptop's 1400 px, beside the navigation and the filters.
+    desk.page.set_viewport_size({"width": 1400, "height": 900})
+    results = desk.page.locator("#changelist .results")
+    overflow = results.evaluate("table => table.scrollWidth - table.clientWidth")
+    assert overflow <= 0, f"the payments list scrolls sideways by {overflow} px at 1400 px"
+    # The status badge is styled by the stylesheet (the CSP refuses inline style).
+    badge = desk.page.locator(".status-badge").first
+    assert badge.evaluate("b => getComputedStyle(b).backgroundColor") == "rgb(178, 106, 0)"
     desk.shoot("payments-found-by-number")
     rows.first.locator("th a").click()
     desk.page.wait_for_selector("#payment-actions")
