@@ -10,6 +10,8 @@ from django.core.paginator import Paginator
 from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 M = TypeVar("M", bound=models.Model)
 
@@ -17,6 +19,17 @@ M = TypeVar("M", bound=models.Model)
 # read (the payments list needs it at 1400 px); the home page and the breadcrumbs lead
 # everywhere it did.
 admin.site.enable_nav_sidebar = False
+
+
+# A coloured label in lists and pages (a payment's status, a key's state, a reconciliation
+# item's kind): its colours are gateway/static/gateway/admin.css's (the CSP refuses inline
+# style), by tone.
+TONES = frozenset({"good", "bad", "warn", "muted", "odd"})
+
+
+def badge(label: object, tone: str) -> SafeString:
+    assert tone in TONES, tone  # noqa: S101  # a programming error, caught by any test
+    return format_html('<span class="badge badge-{}">{}</span>', tone, label)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin[M]):

@@ -23,7 +23,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from gateway.admin import CappedCountPaginator, ReadOnlyAdmin
+from gateway.admin import CappedCountPaginator, ReadOnlyAdmin, badge
 from gateway.errors import ValidationFailed
 from payments.models import Payment
 from providers.base import Provider
@@ -41,13 +41,13 @@ from tenants import selectors as tenant_selectors
 from tenants.admin import TenantScopedAdmin, has_perms, show_on_form, staff_actor, visible_tenants
 from tenants.models import Mode, Tenant
 
-KIND_COLOURS = {
-    ItemKind.MATCHED: "#1e7e34",
-    ItemKind.MISSING_HERE: "#b02a37",
-    ItemKind.MISSING_THERE: "#b02a37",
-    ItemKind.AMOUNT_DIFFERS: "#b26a00",
-    ItemKind.STATUS_DIFFERS: "#b26a00",
-    ItemKind.SETTLED_AFTER_EXPIRY: "#6f42c1",
+KIND_TONES = {
+    ItemKind.MATCHED: "good",
+    ItemKind.MISSING_HERE: "bad",
+    ItemKind.MISSING_THERE: "bad",
+    ItemKind.AMOUNT_DIFFERS: "warn",
+    ItemKind.STATUS_DIFFERS: "warn",
+    ItemKind.SETTLED_AFTER_EXPIRY: "odd",
 }
 # The widest daily summary one page or export shows.
 SUMMARY_MAX_DAYS = 92
@@ -366,12 +366,7 @@ class ReconciliationItemAdmin(TenantScopedAdmin[ReconciliationItem]):
 
     @admin.display(description="kind", ordering="kind")
     def kind_badge(self, item: ReconciliationItem) -> SafeString:
-        return format_html(
-            '<span style="color:#fff;background:{};padding:1px 6px;border-radius:3px;'
-            'white-space:nowrap">{}</span>',
-            KIND_COLOURS[ItemKind(item.kind)],
-            item.get_kind_display(),
-        )
+        return badge(item.get_kind_display(), KIND_TONES[ItemKind(item.kind)])
 
     @admin.display(description="payment")
     def payment_link(self, item: ReconciliationItem) -> SafeString | str:

@@ -22,6 +22,7 @@ from django.utils.safestring import SafeString
 
 from audit.models import ActorKind
 from audit.services import Actor
+from gateway.admin import badge
 from gateway.errors import ValidationFailed
 from payments import selectors as payment_selectors
 from tenants import selectors, services
@@ -121,11 +122,11 @@ def _keys_answer(
     return None
 
 
-KEY_STATE_COLOURS = {
-    KeyState.ACTIVE: "#1e7e34",
-    KeyState.GRACE: "#b26a00",
-    KeyState.REVOKED: "#b02a37",
-    KeyState.EXPIRED: "#6c757d",
+KEY_STATE_TONES = {
+    KeyState.ACTIVE: "good",
+    KeyState.GRACE: "warn",
+    KeyState.REVOKED: "bad",
+    KeyState.EXPIRED: "muted",
 }
 
 
@@ -134,12 +135,7 @@ def key_state_badge(api_key: ApiKey) -> SafeString:
     label = state.label
     if state is KeyState.GRACE and api_key.expires_at is not None:
         label = f"{label} until {formats.localize(timezone.localtime(api_key.expires_at))}"
-    return format_html(
-        '<span style="color:#fff;background:{};padding:1px 6px;border-radius:3px;'
-        'white-space:nowrap">{}</span>',
-        KEY_STATE_COLOURS[state],
-        label,
-    )
+    return badge(label, KEY_STATE_TONES[state])
 
 
 class KeyStateFilter(admin.SimpleListFilter):

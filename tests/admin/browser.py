@@ -48,6 +48,16 @@ class Desk:
     page: Page
     base_url: str
     shots: list[Path] = field(default_factory=list)
+    # What the browser refused under the Content-Security-Policy (an inline style, a script):
+    # a page that needs it is drawn wrong, so a journey ends with none.
+    refused: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.page.on("console", self._console)
+
+    def _console(self, message: Any) -> None:
+        if "Content Security Policy" in message.text:
+            self.refused.append(f"{self.page.url}: {message.text}")
 
     def open(self, path: str) -> None:
         self.page.goto(f"{self.base_url}{path}")

@@ -80,7 +80,7 @@ def find_the_payment_by_number(desk: Desk, world: World) -> None:
     overflow = results.evaluate("table => table.scrollWidth - table.clientWidth")
     assert overflow <= 0, f"the payments list scrolls sideways by {overflow} px at 1400 px"
     # The status badge is styled by the stylesheet (the CSP refuses inline style).
-    badge = desk.page.locator(".status-badge").first
+    badge = desk.page.locator(".badge").first
     assert badge.evaluate("b => getComputedStyle(b).backgroundColor") == "rgb(178, 106, 0)"
     desk.shoot("payments-found-by-number")
     rows.first.locator("th a").click()
@@ -239,6 +239,7 @@ def test_an_ops_journey_through_the_back_office(live_server, monkeypatch) -> Non
         finally:
             browser.close()
     assert len(desk.shots) >= 2 * 17  # every page at both widths
+    assert desk.refused == []
     assert all(shot.stat().st_size > 10_000 for shot in desk.shots)
 
 
@@ -272,6 +273,7 @@ def test_a_new_ops_member_enrols_an_authenticator_in_the_browser(live_server, mo
             assert "Payments" in desk.page.content()
         finally:
             browser.close()
+    assert desk.refused == []
     assert TOTPDevice.objects.get(user=user).confirmed
 
 
