@@ -41,10 +41,14 @@ def test_the_list_shows_status_amount_number_ids_and_the_failure_in_words(staff)
     page = _page(staff)
 
     assert failed.public_id in page
-    for shown in ("260960000001", "order-77", "MTN-998877", "1,234.50 ZMW"):
+    for shown in ("260960000001", "order-77", "1,234.50 ZMW", "MTN MoMo · collection · test"):
         assert shown in page
     assert "Not enough money in the wallet" in page
-    assert "background:#b02a37" in page  # FAILED in red
+    assert '<span class="badge badge-bad">FAILED</span>' in page  # red (gateway/admin.css)
+    # The operator's id is searched, and shown on the payment's page.
+    assert failed.public_id in _page(staff, q="MTN-998877")
+    detail = staff.get(reverse("admin:payments_payment_change", args=[failed.pk]))
+    assert "MTN-998877" in detail.content.decode()
 
 
 @pytest.mark.parametrize("typed", ["+260 96 000 0001", "0960000001", "260960000001", "960000001"])
