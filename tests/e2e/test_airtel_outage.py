@@ -147,3 +147,28 @@ def test_rechecking_an_expired_payment_the_operator_never_had_sends_nothing(
     assert payment.status == "FAILED"
     assert len(_sends(payment)) == sends
     assert _taken_at_airtel(payment) == 0
+
+
+@pytest.mark.parametrize("msisdn", ["260970000008", "260950000008"])  # Airtel, Zamtel
+def test_a_lost_request_is_not_sent_again_once_less_than_half_its_window_is_left(
+    airtel, settings, msisdn
+) -> None:
+    """The service's one resend rule holds for every operator: a request sent again late could
+    still be live at the operator when the payment expires FAILED."""
+    created = airtel.create(msisdn)  # 500 to the first attempt (not stored); a resend is taken
+    airtel.run_jobs()  # the submission: 500, outcome unknown
+    payment = Payment.objects.get(public_id=created["id"])
+    assert payment.submitted_at is not None and _sends(payment) == [500]
+    window = timedelta(seconds=settings.PAYMENT_EXPIRY_SECONDS)
+    Payment.objects.filter(pk=payment.pk).update(
+        submitted_at=timezone.now() - timedelta(days=1),  # far past the enquiry margin
+        expires_at=timezone.now() + window * 0.4,
+    )
+    sends = len(_sends(payment))
+
+    services.refresh_payment(payment_id=payment.pk)  # "not found": an unknown reference
+
+    payment.refresh_from_db()
+    assert payment.status == "PENDING"
+    assert len(_sends(payment)) == sends  # nothing sent again
+    assert payment.provider_calls.filter(outcome="unknown_reference").exists()
